@@ -1,0 +1,1 @@
+"""Files (FASTA, bigWig, BED, VCF) and DNA encoding."""
