@@ -1,0 +1,1 @@
+"""Training: the Lightning system, losses, metrics, checkpoint loading."""

@@ -1,0 +1,147 @@
+"""SeqModule: the Lightning system that trains a plain sequence-to-signal network.
+
+The network (:class:`genodil.models.DilatedResNet`) is injected; this module owns the loss,
+the metrics, the optimiser and its schedule, and what goes into a checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+import genodil
+from genodil.train.losses import LossName, compute_loss
+from genodil.train.metrics import TrackMetrics, mean_over_tracks
+
+__all__ = ["SeqModule"]
+
+
+class SeqModule(L.LightningModule):
+    """Train ``model`` on batches ``{"seq": (B, 4, L), "target": (B, T, L_out)}``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``seq`` (B, 4, L) to a dict with ``signal`` (B, T, L_out).
+    track_names : list of str
+    loss : {"poisson", "multinomial", "mse"}
+    count_weight : float
+        Weight of the total-count term of the multinomial loss.
+    lr, weight_decay : float
+        AdamW settings.
+    warmup_steps : int
+        Linear warm-up of the learning rate from 0.
+    schedule : {"cosine", "constant"}
+        Learning rate after warm-up; cosine decays to ``min_lr_ratio * lr`` at the last step.
+    min_lr_ratio : float
+    spec : dict or None
+        Everything needed to rebuild the model and its data (model kwargs, data spec); saved in
+        every checkpoint under ``"genodil"``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        track_names: list[str],
+        loss: LossName = "poisson",
+        count_weight: float = 1.0,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_steps: int = 100,
+        schedule: Literal["cosine", "constant"] = "cosine",
+        min_lr_ratio: float = 0.01,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model", "spec"])
+        self.model = model
+        self.spec = dict(spec or {})
+        self.val_metrics = TrackMetrics(track_names)
+        self.test_metrics = TrackMetrics(track_names)
+
+    def forward(self, seq: Tensor) -> dict[str, Tensor]:
+        """Inference: ``seq`` (B, 4, L) -> dict with ``signal`` (B, T, L_out)."""
+        return self.model(seq)
+
+    def _loss(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
+        out = self.model(batch["seq"])
+        per_track = compute_loss(
+            out, batch["target"], self.hparams.loss, self.hparams.count_weight
+        )  # (B, T)
+        return out, per_track
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        _, per_track = self._loss(batch)
+        loss = per_track.mean()
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch["seq"].shape[0])
+        return loss
+
+    def _eval_step(self, batch: dict[str, Tensor], metrics: TrackMetrics, prefix: str) -> Tensor:
+        out, per_track = self._loss(batch)
+        metrics.update(out["signal"], batch["target"], per_track)
+        loss = per_track.mean()
+        self.log(
+            f"{prefix}_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["seq"].shape[0]
+        )
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._eval_step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._eval_step(batch, self.test_metrics, "test")
+
+    def _log_metrics(self, metrics: TrackMetrics, prefix: str) -> None:
+        per_track = metrics.compute()
+        for name, values in per_track.items():
+            for key, v in values.items():
+                if key != "loss":
+                    self.log(f"{prefix}_{key}/{name}", v, sync_dist=False)
+        for key, v in mean_over_tracks(per_track).items():
+            if key != "loss":
+                self.log(f"{prefix}_{key}", v, prog_bar=key == "pearson", sync_dist=False)
+        metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.model(batch["seq"])["signal"]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            # Norm scales and biases are not decayed (standard AdamW practice).
+            (no_decay if p.ndim <= 1 else decay).append(p)
+        opt = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": hp.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=hp.lr,
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(hp.warmup_steps, max(total - 1, 0))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            if hp.schedule == "constant":
+                return 1.0
+            progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+            cosine = 0.5 * (1 + math.cos(math.pi * progress))
+            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * cosine
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["genodil"] = {**self.spec, "version": genodil.__version__}
