@@ -1,0 +1,423 @@
+"""The ``genodil`` command line: parse, call the library, report.
+
+Every subcommand exits 0 on success and 2 on bad usage or bad input, printing one paragraph
+that names the file and what to do (DESIGN section 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from genodil.errors import InputError
+
+__all__ = ["main"]
+
+log = logging.getLogger("genodil")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _add(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog="examples:\n" + examples,
+        formatter_class=_Formatter,
+    )
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from genodil.simulate import simulate
+
+    written = simulate(args.out, preset=args.preset, seed=args.seed)
+    print(f"simulated dataset ({args.preset}, seed {args.seed}) written to {args.out}")
+    for key, path in sorted(written.items()):
+        print(f"  {key}: {path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from genodil.config import dump_config, load_config
+
+    cfg = load_config(args.config, overrides, data_root=args.data_root)
+    if args.print_config:
+        print(dump_config(cfg))
+        return 0
+    from genodil.train.run import train
+
+    out = args.out or Path("runs") / (Path(args.config).stem if args.config else "run")
+    run_dir = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    print(f"run directory: {run_dir}")
+    print(f"best checkpoint: {run_dir / 'checkpoints' / 'best.ckpt'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from genodil.train.evaluate import evaluate
+
+    metrics = evaluate(
+        args.checkpoint,
+        split=args.split,
+        out=args.out,
+        plots=args.plots,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"split {metrics['split']}: {metrics['n_windows']} windows")
+        for name, values in metrics["tracks"].items():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            print(f"  {name}: {shown}")
+        if args.out:
+            print(f"metrics written to {args.out}")
+    return 0
+
+
+def _regions(args: argparse.Namespace, genome):
+    from genodil.predict import tiles
+
+    given = [args.regions is not None, bool(args.region), args.genome]
+    if sum(given) != 1:
+        raise InputError("give exactly one of --regions BED, --region chr:start-end, --genome")
+    if args.regions is not None:
+        return tiles.regions_from_bed(args.regions, genome)
+    if args.region:
+        return tiles.regions_from_strings(args.region, genome)
+    return tiles.whole_genome_regions(genome)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from genodil.genome.io import Genome
+    from genodil.predict import tiles
+    from genodil.train.io import load_model
+
+    loaded = load_model(args.checkpoint)
+    common = {
+        "track_names": loaded.track_names,
+        "window": loaded.window,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "rc_average": args.rc_average,
+        "strand_pairs": loaded.strand_pairs,
+        "progress": not args.quiet,
+        "npz": args.npz,
+    }
+    if args.sequences:
+        if args.fasta or args.regions or args.region or args.genome:
+            raise InputError("--sequences predicts its own records; drop --fasta/--region(s)")
+        written = tiles.predict_sequences(loaded.model, args.sequences, args.out, **common)
+    else:
+        if not args.fasta:
+            raise InputError("--fasta is required (or --sequences SEQS.fa)")
+        genome = Genome(args.fasta)
+        regions = _regions(args, genome)
+        written = tiles.predict_regions(loaded.model, genome, regions, args.out, **common)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_score_variants(args: argparse.Namespace) -> int:
+    from genodil.genome.io import Genome
+    from genodil.genome.vcf import read_vcf
+    from genodil.predict import variants
+    from genodil.train.io import load_model
+
+    loaded = load_model(args.checkpoint)
+    genome = Genome(args.fasta)
+    table = read_vcf(args.vcf)
+    scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    scored, skipped = variants.score_variants(
+        loaded.model,
+        genome,
+        table,
+        track_names=loaded.track_names,
+        window=loaded.window,
+        scores=scores,
+        score_width=args.score_width,
+        rc_average=args.rc_average,
+        strand_pairs=loaded.strand_pairs,
+        batch_size=args.batch_size,
+        device=args.device,
+        skip_edge=args.skip_edge,
+        strict=args.strict,
+        save_tracks=args.save_tracks,
+        progress=not args.quiet,
+    )
+    paths = variants.write_scores(scored, skipped, args.out)
+    print(f"scored {len(scored)} variants, skipped {len(skipped)}")
+    for p in paths:
+        print(f"  {p}")
+    return 0
+
+
+def cmd_receptive_field(args: argparse.Namespace) -> int:
+    from genodil.models import receptive
+
+    model = _model_from(args)
+    report = receptive.receptive_field_report(model, empirical=args.empirical, plot=args.plot)
+    print(json.dumps(report) if args.json else receptive.format_report(report))
+    return 0
+
+
+def _model_from(args: argparse.Namespace):
+    if (args.config is None) == (args.checkpoint is None):
+        raise InputError("give exactly one of --config FILE.yaml or --checkpoint CKPT")
+    if args.checkpoint:
+        from genodil.train.io import load_model
+
+        return load_model(args.checkpoint).model
+    from genodil.config import load_config
+    from genodil.models import DilatedResNet
+
+    cfg = load_config(args.config)
+    kw = cfg.model.as_dict()
+    tracks = cfg.data.tracks or []
+    kw.update(n_tracks=max(len(tracks), 1), crop=cfg.data.crop, bin_size=cfg.data.bin_size)
+    return DilatedResNet(**kw)
+
+
+def cmd_interpret(args: argparse.Namespace) -> int:
+    from genodil.genome.io import Genome, parse_region
+    from genodil.interpret import interpret_region
+    from genodil.train.io import load_model
+
+    loaded = load_model(args.checkpoint)
+    genome = Genome(args.fasta)
+    chrom, start, end = parse_region(args.region)
+    written = interpret_region(
+        loaded,
+        genome,
+        chrom,
+        start,
+        end,
+        method=args.method,
+        track=args.track,
+        out_dir=args.out,
+        device=args.device,
+    )
+    for key, path in written.items():
+        print(f"{key}: {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from genodil.demo import run_demo
+
+    run_demo(args.out, max_minutes=args.max_minutes, progress=not args.quiet)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="genodil",
+        description="Sequence-to-function models at single-base resolution: stream FASTA + "
+        "bigWig, train a dilated residual CNN, predict tracks, score variants.",
+        epilog="Run `genodil COMMAND --help` for a command's options and examples.\n"
+        "Start with `genodil demo --out demo_out`.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = _add(
+        sub,
+        "demo",
+        "simulate a small dataset, train on CPU, evaluate, predict and score variants",
+        "  genodil demo --out demo_out\n",
+    )
+    p.add_argument("--out", default="demo_out", help="output folder")
+    p.add_argument("--max-minutes", type=float, default=6.0, help="training time budget")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+
+    p = _add(
+        sub,
+        "simulate",
+        "write a deterministic synthetic genome, tracks, variants and regions",
+        "  genodil simulate --out data/demo --preset tiny\n"
+        "  genodil simulate --out sim --preset small --seed 7\n",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="tiny", help="tiny, small or large")
+    p.set_defaults(func=cmd_simulate)
+
+    p = _add(
+        sub,
+        "train",
+        "train a model from a YAML run config (data, model, train sections)",
+        "  genodil train --config configs/demo.yaml --out runs/demo\n"
+        "  genodil train --config configs/demo.yaml --model.channels 16 --train.max_epochs 1\n"
+        "  genodil train --config configs/demo.yaml --out runs/demo --resume\n"
+        "  genodil train --config configs/yeast_r64.yaml \\\n"
+        "      --data_root ../shared/data/real/yeast_r64\n"
+        "  genodil train --config configs/demo.yaml --print_config\n"
+        "Any config key can be overridden as --section.key VALUE.",
+    )
+    p.add_argument("--config", help="run config YAML")
+    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
+    p.add_argument("--data_root", "--data-root", help="folder relative data paths resolve against")
+    p.add_argument(
+        "--print_config",
+        "--print-config",
+        action="store_true",
+        help="print the resolved config and exit",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = _add(
+        sub,
+        "evaluate",
+        "per-track metrics of a checkpoint on a held-out split, with plots",
+        "  genodil evaluate --checkpoint runs/demo/checkpoints/best.ckpt --out metrics.json\n"
+        "  genodil evaluate --checkpoint runs/demo --split valid --plots plots/ --json\n",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--split", default="test", help="test, valid or train")
+    p.add_argument("--out", help="metrics JSON to write")
+    p.add_argument("--plots", help="folder for PNG plots")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    _device_arg(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = _add(
+        sub,
+        "predict",
+        "predict per-position tracks for regions and write one bigWig per track",
+        "  genodil predict --checkpoint runs/demo --fasta g.fa --region chr4:0-100000 --out pred\n"
+        "  genodil predict --checkpoint runs/demo --fasta g.fa --regions peaks.bed --out pred\n"
+        "  genodil predict --checkpoint runs/demo --fasta g.fa --genome --out pred\n"
+        "  genodil predict --checkpoint runs/demo --sequences haps.fa --out pred --npz h.npz\n",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--fasta", help="reference genome FASTA")
+    p.add_argument("--regions", help="BED of regions (overlaps are merged)")
+    p.add_argument("--region", action="append", default=[], help="chr:start-end (repeatable)")
+    p.add_argument("--genome", action="store_true", help="predict every chromosome")
+    p.add_argument("--sequences", help="FASTA of sequences to predict instead of the genome")
+    p.add_argument("--out", required=True, help="output folder for <track>.bw")
+    p.add_argument("--npz", help="also save predictions as this .npz")
+    p.add_argument("--rc-average", action="store_true", help="average with reverse complement")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = _add(
+        sub,
+        "score-variants",
+        "score VCF variants (SNVs, MNVs, indels): alt vs ref prediction per track",
+        "  genodil score-variants --checkpoint runs/demo --fasta genome.fa --vcf variants.vcf "
+        "--out scores.tsv\n"
+        "  genodil score-variants --checkpoint runs/demo --fasta genome.fa --vcf v.vcf.gz "
+        "--out scores.parquet --scores SAD,JSD --score-width 200 --rc-average\n",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--fasta", required=True, help="reference genome FASTA")
+    p.add_argument("--vcf", required=True, help="VCF or bgzipped VCF")
+    p.add_argument("--out", required=True, help="scores .tsv or .parquet")
+    p.add_argument("--scores", default="SAD,logFC,maxabs,JSD", help="comma-separated scores")
+    p.add_argument("--score-width", type=int, help="score only the central N bp")
+    p.add_argument("--rc-average", action="store_true", help="average with reverse complement")
+    p.add_argument(
+        "--skip-edge",
+        action="store_true",
+        help="skip variants whose window runs past a chromosome end",
+    )
+    p.add_argument("--strict", action="store_true", help="any skipped variant is an error")
+    p.add_argument("--save-tracks", help="save ref/alt predicted tracks to this .npz")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(p)
+    p.set_defaults(func=cmd_score_variants)
+
+    p = _add(
+        sub,
+        "receptive-field",
+        "receptive field, reachable offsets and gridding blind spots of a model",
+        "  genodil receptive-field --config configs/demo.yaml\n"
+        "  genodil receptive-field --config configs/gridding/gridded_1_4_16_64.yaml --empirical "
+        "--plot rf.png\n"
+        "  genodil receptive-field --checkpoint runs/demo --json\n",
+    )
+    p.add_argument("--config", help="run config YAML")
+    p.add_argument("--checkpoint", help="checkpoint file or run directory")
+    p.add_argument("--empirical", action="store_true", help="verify with input gradients")
+    p.add_argument("--plot", help="PNG of sensitivity against offset")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_receptive_field)
+
+    p = _add(
+        sub,
+        "interpret",
+        "which input bases drive a prediction: in-silico mutagenesis or gradient x input",
+        "  genodil interpret --checkpoint runs/demo --fasta genome.fa --region chr4:1000-1200 "
+        "--out interp\n",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--fasta", required=True, help="reference genome FASTA")
+    p.add_argument("--region", required=True, help="chr:start-end of outputs to explain")
+    p.add_argument("--method", default="saliency", choices=["ism", "saliency"])
+    p.add_argument("--track", help="track name (default: all tracks summed)")
+    p.add_argument("--out", required=True, help="output folder (npz + png)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=cmd_interpret)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad usage or input)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except SystemExit as e:  # argparse already printed its usage message
+        return int(e.code or 0)
+    if args.version:
+        import genodil
+
+        print(genodil.__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=os.environ.get("GENODIL_LOG", "WARNING"), format="%(message)s")
+    func: Callable[..., int] = args.func
+    try:
+        return func(args, extra) if args.command == "train" else func(args)
+    except InputError as e:
+        print(f"genodil {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"genodil {args.command}: error: {e.filename}: file not found", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genodil {args.command}: interrupted", file=sys.stderr)
+        return 130
