@@ -71,8 +71,8 @@ class TrackMetrics(nn.Module):
         signal, target : Tensor, shape (B, T, L)
         loss : Tensor, shape (B, T), optional per-(window, track) loss
         """
-        signal = signal.detach().float()
-        target = target.detach().float()
+        signal = signal.detach().double()
+        target = target.detach().double()
         self.pearson.update(_rows(signal), _rows(target))
         for i, (b, metric) in enumerate(zip(self.bins, self.pearson_bins, strict=True)):
             if signal.shape[-1] // b == 0:
