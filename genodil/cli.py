@@ -221,6 +221,56 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from genodil.config import load_config
+    from genodil.train.run import build_datamodule
+
+    cfg = load_config(args.config, args.overrides or [], data_root=args.data_root)
+    dm = build_datamodule(cfg)  # validates files, chromosome names and lengths
+    genome = dm.genome
+    checked = [f"FASTA {genome.path}: {len(genome.chrom_sizes)} chromosomes"]
+    checked += [f"bigWig {t.path} ({t.name})" for t in dm.track_specs]
+    for vcf in args.vcf:
+        from genodil.genome.vcf import read_vcf
+
+        table = read_vcf(vcf)
+        _check_names(genome, table["chrom"].unique(), vcf)
+        checked.append(f"VCF {vcf}: {len(table)} alleles")
+    for bed in args.bed:
+        names = {
+            line.split("\t", 1)[0]
+            for line in Path(bed).read_text().splitlines()
+            if line.strip() and not line.startswith(("#", "track", "browser"))
+        }
+        if not names:
+            raise InputError(f"BED file {bed} holds no regions")
+        _check_names(genome, sorted(names), bed)
+        checked.append(f"BED {bed}")
+    print("inputs agree:")
+    for line in checked:
+        print(f"  {line}")
+    return 0
+
+
+def _check_names(genome, names, path) -> None:
+    missing = [str(c) for c in names if str(c) not in genome.chrom_sizes]
+    if missing:
+        have = ", ".join(list(genome.chrom_sizes)[:8])
+        raise InputError(
+            f"{path} names chromosomes absent from FASTA {genome.path}: "
+            f"{', '.join(missing[:8])}; the FASTA has {have}. Rename them (a 'chr' prefix?) "
+            "or use the FASTA of the same assembly"
+        )
+
+
+def cmd_merge_bigwig(args: argparse.Namespace) -> int:
+    from genodil.predict.merge import merge_bigwigs
+
+    out = merge_bigwigs(args.inputs, args.out)
+    print(f"merged {len(args.inputs)} bigWigs into {out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from genodil.demo import run_demo
 
@@ -387,6 +437,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (npz + png)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=cmd_interpret)
+
+    p = _add(
+        sub,
+        "check",
+        "check that a run config's FASTA, bigWigs, and any VCF/BED agree before running",
+        "  genodil check --config configs/demo.yaml --vcf data/demo/variants.vcf\n",
+    )
+    p.add_argument("--config", required=True, help="run config YAML")
+    p.add_argument("--data_root", "--data-root", help="folder relative data paths resolve against")
+    p.add_argument("--vcf", action="append", default=[], help="VCF to check (repeatable)")
+    p.add_argument("--bed", action="append", default=[], help="BED to check (repeatable)")
+    p.set_defaults(func=cmd_check, overrides=[])
+
+    p = _add(
+        sub,
+        "merge-bigwig",
+        "merge bigWigs covering disjoint regions (e.g. per-chromosome predictions) into one",
+        "  genodil merge-bigwig --out pred/dnase.bw chr1/dnase.bw chr2/dnase.bw\n",
+    )
+    p.add_argument("--out", required=True, help="merged bigWig")
+    p.add_argument("inputs", nargs="+", help="input bigWigs (same FASTA)")
+    p.set_defaults(func=cmd_merge_bigwig)
     return parser
 
 
@@ -406,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.command == "check":
+        args.overrides, extra = extra, []
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=os.environ.get("GENODIL_LOG", "WARNING"), format="%(message)s")

@@ -20,7 +20,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from genodil.errors import InputError
 
-__all__ = ["AtomicCheckpointIO", "build_run", "train"]
+__all__ = ["AtomicCheckpointIO", "build_datamodule", "build_run", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,20 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _data_kwargs(cfg) -> dict[str, Any]:
+    return cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
+
+
+def build_datamodule(cfg):
+    """The data module of a resolved config; its constructor validates every input file."""
+    from genodil.data.datamodule import GenomeDataModule
+    from genodil.data.tracks import TrackSpec
+
+    data_kw = _data_kwargs(cfg)
+    tracks = [TrackSpec(**t) for t in data_kw.pop("tracks")]
+    return GenomeDataModule(tracks=tracks, **data_kw)
+
+
 def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
     """Make the data module and the Lightning system from a resolved config.
 
@@ -100,15 +114,13 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
     -------
     (GenomeDataModule, SeqModule, spec)
     """
-    from genodil.data.datamodule import GenomeDataModule
-    from genodil.data.tracks import TrackSpec
     from genodil.models import DilatedResNet
     from genodil.train.module import SeqModule
     from genodil.train.settings import TrainSettings
 
-    data_kw = cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
-    tracks = [TrackSpec(**t) for t in data_kw.pop("tracks")]
-    dm = GenomeDataModule(tracks=tracks, **data_kw)
+    dm = build_datamodule(cfg)
+    data_kw = _data_kwargs(cfg)
+    tracks = dm.track_specs
     model_kw = cfg.model.as_dict() if hasattr(cfg.model, "as_dict") else dict(cfg.model)
     model_kw.update(
         n_tracks=len(dm.track_names),
