@@ -1,0 +1,40 @@
+"""Models: the dilated residual network, its layers, heads, dilation schedules and the
+receptive-field / gridding analysis. Plain ``nn.Module``s; no training, IO or Lightning here.
+"""
+
+from genodil.models.dilated_resnet import HEADS, DilatedResNet
+from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
+from genodil.models.layers import (
+    ASPP,
+    DilatedResidualBlock,
+    center_crop,
+    crop_sides,
+    logsumexp_bins,
+    pool_bins,
+)
+from genodil.models.schedules import (
+    DEFAULT_DILATIONS,
+    SCHEDULES,
+    LayerTaps,
+    TowerGeometry,
+    resolve_dilations,
+)
+
+__all__ = [
+    "ASPP",
+    "DEFAULT_DILATIONS",
+    "HEADS",
+    "SCHEDULES",
+    "DilatedResNet",
+    "DilatedResidualBlock",
+    "LayerTaps",
+    "ProfileCountHead",
+    "TowerGeometry",
+    "TrackHead",
+    "center_crop",
+    "crop_sides",
+    "logsumexp_bins",
+    "pool_bins",
+    "profile_signal",
+    "resolve_dilations",
+]

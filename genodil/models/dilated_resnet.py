@@ -1,0 +1,311 @@
+"""Basenji-style dilated residual network at single-base resolution (DESIGN section 3).
+
+Tensor contract: ``forward(seq)`` takes one-hot DNA ``(B, 4, L)`` and returns a dict that always
+holds ``"signal"`` ``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size``; with
+``head="profile_count"`` also ``"profile_logits"`` ``(B, T, L_out)`` and ``"log_counts"``
+``(B, T)``.
+
+stem Conv1d(4 → C, stem_kernel) → GELU → N × DilatedResidualBlock(d_i) → [ASPP] → crop →
+BN → GELU → head. The final BN → GELU (pre-activation ResNet style) normalises the sum of
+residual branches before the 1×1 head; being per position it does not change the receptive
+field.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genodil.errors import InputError
+from genodil.genome.encode import reverse_complement
+from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
+from genodil.models.layers import ASPP, DilatedResidualBlock, crop_sides
+from genodil.models.schedules import TowerGeometry
+
+__all__ = ["HEADS", "DilatedResNet"]
+
+HEADS = ("softplus", "identity", "profile_count")
+_POOLS = ("sum", "mean")
+_MERGES = ("sum", "concat")
+BLOCK_INIT_SCALE = 0.1  # initial scale of each block's last BatchNorm: blocks start near identity
+
+
+def _check_choice(value: object, name: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InputError(f"model.{name} is {value!r}; allowed values: {', '.join(allowed)}")
+
+
+def _check_strand_pairs(strand_pairs: Sequence[int] | None, n_tracks: int) -> list[int] | None:
+    if strand_pairs is None:
+        return None
+    pairs = list(strand_pairs)
+    ok = len(pairs) == n_tracks and all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p < n_tracks for p in pairs
+    )
+    if not ok or any(pairs[p] != i for i, p in enumerate(pairs)):
+        raise InputError(
+            f"model.strand_pairs {pairs!r} must list, for each of the {n_tracks} tracks, the "
+            "index of its reverse-strand partner (itself if unstranded), and pairs must be "
+            "mutual: e.g. [1, 0, 2] for a plus/minus pair and one unstranded track"
+        )
+    return pairs
+
+
+class DilatedResNet(nn.Module):
+    """Dilated residual 1D CNN mapping one-hot DNA to per-base (or per-bin) track values.
+
+    Parameters
+    ----------
+    n_tracks : int
+        T, the number of output tracks.
+    channels : int
+        C, the tower width.
+    mid_channels : int or None
+        Width inside each residual block; None = channels // 2 (Basenji's bottleneck).
+    stem_kernel : int
+        Odd kernel of the first convolution (4 → C).
+    kernel : int
+        Odd kernel k of the dilated convolutions.
+    dilations : dict, list of int or None
+        Dilation schedule (see :func:`genodil.models.schedules.resolve_dilations`); None =
+        exponential rate 2 with 14 blocks (R ≈ 32 kb with k = 3).
+    dropout : float
+        Dropout at the end of each residual branch, in [0, 1).
+    crop : int
+        Bases removed from each side of the output (edges lack full context).
+    head : {"softplus", "identity", "profile_count"}
+    bin_size : int
+        Output resolution in bp; outputs are pooled over ``bin_size`` bases.
+    pool : {"sum", "mean"}
+        How the track head pools bases into bins (the profile head always sums).
+    aspp : list of int or None
+        Rates of an ASPP block closing the tower.
+    aspp_merge : {"sum", "concat"}
+    checkpoint_blocks : bool
+        Activation checkpointing of every residual block (less memory, ~1 extra forward).
+    rc_equivariant : bool
+        Average the prediction for the input and the mapped prediction for its reverse
+        complement, so that ``f(rc(x))`` is exactly the reverse-complement map of ``f(x)``.
+    strand_pairs : list of int or None
+        For each track the index of its reverse-strand partner; None = all unstranded.
+    """
+
+    def __init__(
+        self,
+        n_tracks: int = 1,
+        channels: int = 64,
+        mid_channels: int | None = None,
+        stem_kernel: int = 15,
+        kernel: int = 3,
+        dilations: dict | list[int] | None = None,
+        dropout: float = 0.1,
+        crop: int = 0,
+        head: Literal["softplus", "identity", "profile_count"] = "softplus",
+        bin_size: int = 1,
+        pool: Literal["sum", "mean"] = "sum",
+        aspp: list[int] | None = None,
+        aspp_merge: Literal["sum", "concat"] = "sum",
+        checkpoint_blocks: bool = False,
+        rc_equivariant: bool = False,
+        strand_pairs: list[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = copy.deepcopy(
+            {
+                "n_tracks": n_tracks,
+                "channels": channels,
+                "mid_channels": mid_channels,
+                "stem_kernel": stem_kernel,
+                "kernel": kernel,
+                "dilations": dilations,
+                "dropout": dropout,
+                "crop": crop,
+                "head": head,
+                "bin_size": bin_size,
+                "pool": pool,
+                "aspp": aspp,
+                "aspp_merge": aspp_merge,
+                "checkpoint_blocks": checkpoint_blocks,
+                "rc_equivariant": rc_equivariant,
+                "strand_pairs": strand_pairs,
+            }
+        )
+        self.geometry = self.geometry_from_config(**self.config)
+        for name, value in (("n_tracks", n_tracks), ("channels", channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"model.{name} must be an integer >= 1, got {value!r}")
+        if mid_channels is None:
+            mid_channels = max(1, channels // 2)
+        if isinstance(mid_channels, bool) or not isinstance(mid_channels, int) or mid_channels < 1:
+            raise InputError(f"model.mid_channels must be null or >= 1, got {mid_channels!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise InputError(f"model.dropout must be in [0, 1), got {dropout!r}")
+        _check_choice(head, "head", HEADS)
+        _check_choice(pool, "pool", _POOLS)
+        _check_choice(aspp_merge, "aspp_merge", _MERGES)
+        if head == "profile_count" and pool != "sum" and bin_size > 1:
+            raise InputError(
+                "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
+                f"(got {pool!r}) when bin_size > 1"
+            )
+        self.head_kind = head
+        self.rc_equivariant = bool(rc_equivariant)
+        self._strand_pairs = _check_strand_pairs(strand_pairs, n_tracks)
+        perm = self._strand_pairs if self._strand_pairs is not None else list(range(n_tracks))
+        self.register_buffer("_rc_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
+
+        geo = self.geometry
+        self.stem = nn.Conv1d(4, channels, geo.stem_kernel, padding=(geo.stem_kernel - 1) // 2)
+        self.blocks = nn.ModuleList(
+            DilatedResidualBlock(
+                channels,
+                mid_channels,
+                geo.kernel,
+                d,
+                dropout=float(dropout),
+                init_scale=BLOCK_INIT_SCALE,
+                checkpoint=checkpoint_blocks,
+            )
+            for d in geo.dilations
+        )
+        self.aspp = (
+            ASPP(
+                channels,
+                mid_channels,
+                geo.kernel,
+                geo.aspp,
+                merge=aspp_merge,
+                dropout=float(dropout),
+                init_scale=BLOCK_INIT_SCALE,
+                checkpoint=checkpoint_blocks,
+            )
+            if geo.aspp
+            else None
+        )
+        self.final_norm = nn.BatchNorm1d(channels)
+        if head == "profile_count":
+            self.head: nn.Module = ProfileCountHead(channels, n_tracks, geo.bin_size)
+        else:
+            self.head = TrackHead(channels, n_tracks, head, geo.bin_size, pool)
+
+    # -- geometry -------------------------------------------------------------------------
+    @staticmethod
+    def geometry_from_config(**model_args: object) -> TowerGeometry:
+        """Receptive field, crop and output length for these model arguments, without weights.
+
+        Accepts the same keyword arguments as the constructor (a config's ``model`` section);
+        the ones that do not change the geometry are ignored.
+        """
+        return TowerGeometry.from_config(**model_args)
+
+    @property
+    def receptive_field(self) -> int:
+        """Input span in bp that one output base depends on (before binning)."""
+        return self.geometry.receptive_field
+
+    @property
+    def crop(self) -> int:
+        """Bases cut from each side of the output."""
+        return self.geometry.crop
+
+    @property
+    def bin_size(self) -> int:
+        """Output resolution in bp."""
+        return self.geometry.bin_size
+
+    @property
+    def n_tracks(self) -> int:
+        """T, the number of output tracks."""
+        return int(self.config["n_tracks"])
+
+    @property
+    def dilations(self) -> list[int]:
+        """The resolved per-block dilations."""
+        return list(self.geometry.dilations)
+
+    @property
+    def strand_pairs(self) -> list[int] | None:
+        """Track permutation under reverse complement, or None."""
+        return None if self._strand_pairs is None else list(self._strand_pairs)
+
+    def output_length(self, seq_len: int) -> int:
+        """Output positions for an input of ``seq_len`` bp: ``(seq_len - 2 * crop) // bin_size``."""
+        return self.geometry.output_length(seq_len)
+
+    def check_input_length(self, seq_len: int) -> None:
+        """Raise InputError unless ``seq_len`` gives at least one output position."""
+        self.geometry.check_input_length(seq_len)
+
+    # -- forward --------------------------------------------------------------------------
+    def forward(self, seq: Tensor) -> dict[str, Tensor]:
+        """Predict tracks from one-hot DNA.
+
+        Parameters
+        ----------
+        seq : Tensor, shape (B, 4, L)
+            One-hot DNA, rows A, C, G, T; N is an all-zero column.
+
+        Returns
+        -------
+        dict
+            "signal" (B, T, L_out); with the profile_count head also "profile_logits"
+            (B, T, L_out) and "log_counts" (B, T). ``L_out = (L - 2 * crop) // bin_size``.
+        """
+        if seq.ndim != 3 or seq.shape[1] != 4:
+            raise InputError(f"model input must have shape (B, 4, L), got {tuple(seq.shape)}")
+        self.check_input_length(seq.shape[-1])
+        if not self.rc_equivariant:
+            return self._forward_strand(seq)
+        n = seq.shape[0]
+        both = self._forward_strand(torch.cat([seq, reverse_complement(seq)], dim=0))  # (2B, ...)
+        out = {
+            key: 0.5 * (value[:n] + self.rc_map(value[n:]))
+            for key, value in both.items()
+            if not (key == "signal" and self.head_kind == "profile_count")
+        }
+        if self.head_kind == "profile_count":
+            out["signal"] = profile_signal(out["profile_logits"], out["log_counts"])
+        return out
+
+    def rc_map(self, pred: Tensor) -> Tensor:
+        """Map a prediction for a reverse-complemented input onto the forward strand.
+
+        Parameters
+        ----------
+        pred : Tensor, shape (B, T, L) or (B, T)
+            Positions are reversed (when there is a length axis) and tracks permuted by
+            ``strand_pairs``.
+
+        Returns
+        -------
+        Tensor, same shape
+        """
+        pred = pred.index_select(1, self._rc_perm)
+        return pred.flip(-1) if pred.ndim == 3 else pred
+
+    def trunk(self, seq: Tensor) -> Tensor:
+        """Tower features before crop and head.
+
+        Parameters
+        ----------
+        seq : Tensor, shape (B, 4, L)
+
+        Returns
+        -------
+        Tensor, shape (B, C, L)
+        """
+        h = F.gelu(self.stem(seq))  # (B, C, L)
+        for block in self.blocks:
+            h = block(h)
+        if self.aspp is not None:
+            h = self.aspp(h)
+        return h
+
+    def _forward_strand(self, seq: Tensor) -> dict[str, Tensor]:
+        h = crop_sides(self.trunk(seq), self.crop)  # (B, C, L - 2 * crop)
+        return self.head(F.gelu(self.final_norm(h)))

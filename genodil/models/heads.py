@@ -1,0 +1,119 @@
+"""Output heads: trunk features (B, C, L_out) in, a dict of track predictions out.
+
+- :class:`TrackHead`: Conv1d(C → T, 1), then softplus (counts, Poisson loss) or identity (MSE),
+  then optional sum/mean pooling to ``bin_size``. Returns ``{"signal": (B, T, L_out // bin)}``.
+- :class:`ProfileCountHead` (BPNet-style): per-base profile logits from Conv1d(C → T, 1), pooled
+  to bins with log-sum-exp so their softmax is the binned profile; total log counts from the
+  length-averaged features through Linear(C → T). Returns ``profile_logits`` (B, T, n_bins),
+  ``log_counts`` (B, T) and ``signal = softmax(profile_logits) * exp(log_counts)``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genodil.models.layers import logsumexp_bins, pool_bins
+
+__all__ = ["ProfileCountHead", "TrackHead", "profile_signal"]
+
+
+def profile_signal(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
+    """Expected counts per position from profile logits and total log counts.
+
+    Parameters
+    ----------
+    profile_logits : Tensor, shape (B, T, L)
+    log_counts : Tensor, shape (B, T)
+
+    Returns
+    -------
+    Tensor, shape (B, T, L): ``softmax(profile_logits, -1) * exp(log_counts)[..., None]``
+    """
+    return torch.softmax(profile_logits, dim=-1) * torch.exp(log_counts).unsqueeze(-1)
+
+
+class TrackHead(nn.Module):
+    """Per-base track values: Conv1d(C → T, 1), activation, pooling to bins.
+
+    Parameters
+    ----------
+    channels : int
+    n_tracks : int
+    activation : {"softplus", "identity"}
+    bin_size : int
+    pool : {"sum", "mean"}
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        n_tracks: int,
+        activation: Literal["softplus", "identity"] = "softplus",
+        bin_size: int = 1,
+        pool: Literal["sum", "mean"] = "sum",
+    ) -> None:
+        super().__init__()
+        if activation not in ("softplus", "identity"):
+            raise ValueError(f"activation {activation!r}; allowed: softplus, identity")
+        self.activation = activation
+        self.bin_size = bin_size
+        self.pool = pool
+        self.conv = nn.Conv1d(channels, n_tracks, 1)
+
+    def forward(self, h: Tensor) -> dict[str, Tensor]:
+        """Predict tracks.
+
+        Parameters
+        ----------
+        h : Tensor, shape (B, C, L)
+
+        Returns
+        -------
+        dict with "signal": Tensor, shape (B, T, L // bin_size)
+        """
+        y = self.conv(h)  # (B, T, L)
+        if self.activation == "softplus":
+            y = F.softplus(y)
+        return {"signal": pool_bins(y, self.bin_size, self.pool)}
+
+
+class ProfileCountHead(nn.Module):
+    """BPNet-style profile (shape) + total count head.
+
+    Parameters
+    ----------
+    channels : int
+    n_tracks : int
+    bin_size : int
+    """
+
+    def __init__(self, channels: int, n_tracks: int, bin_size: int = 1) -> None:
+        super().__init__()
+        self.bin_size = bin_size
+        self.profile = nn.Conv1d(channels, n_tracks, 1)
+        self.count = nn.Linear(channels, n_tracks)
+
+    def forward(self, h: Tensor) -> dict[str, Tensor]:
+        """Predict profile logits, log total counts and the implied signal.
+
+        Parameters
+        ----------
+        h : Tensor, shape (B, C, L)
+
+        Returns
+        -------
+        dict with "profile_logits" (B, T, L // bin_size), "log_counts" (B, T) and
+        "signal" (B, T, L // bin_size)
+        """
+        logits = logsumexp_bins(self.profile(h), self.bin_size)  # (B, T, n_bins)
+        covered = h[..., : logits.shape[-1] * self.bin_size]  # the bases the bins cover
+        log_counts = self.count(covered.mean(dim=-1))  # (B, T)
+        return {
+            "profile_logits": logits,
+            "log_counts": log_counts,
+            "signal": profile_signal(logits, log_counts),
+        }

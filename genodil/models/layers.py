@@ -1,0 +1,261 @@
+"""Building blocks of the dilated residual tower.
+
+Tensor contract: every block maps features ``(B, C, L)`` to ``(B, C, L)`` ('same' padding, odd
+kernels), so output base i stays aligned with input base i. :func:`crop_sides` and
+:func:`pool_bins` shorten the length axis at the end of the network.
+
+Activation checkpointing (``checkpoint=True``) recomputes a block's inner activations during
+the backward pass instead of storing them (``torch.utils.checkpoint`` with
+``use_reentrant=False``, https://pytorch.org/docs/stable/checkpoint.html). The recomputation
+runs the block's forward a second time; to keep BatchNorm's running statistics identical to a
+run without checkpointing, the second run normalises with the batch statistics (exactly as the
+first) but does not update the running buffers. Dropout masks agree because checkpoint
+restores the RNG state before recomputing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as _checkpoint
+
+__all__ = [
+    "ASPP",
+    "DilatedResidualBlock",
+    "center_crop",
+    "crop_sides",
+    "logsumexp_bins",
+    "pool_bins",
+]
+
+
+def center_crop(x: Tensor, target_len: int) -> Tensor:
+    """Trim equal flanks so the last axis has length ``target_len``.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, C, L)
+    target_len : int
+        Output length in bp; ``L - target_len`` must be even and non-negative.
+
+    Returns
+    -------
+    Tensor, shape (B, C, target_len)
+    """
+    excess = x.shape[-1] - target_len
+    if excess < 0 or excess % 2:
+        raise ValueError(f"cannot crop length {x.shape[-1]} to {target_len}")
+    flank = excess // 2
+    return x[..., flank : x.shape[-1] - flank]  # (B, C, target_len)
+
+
+def crop_sides(x: Tensor, crop: int) -> Tensor:
+    """Remove ``crop`` positions from each end of the last axis.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, C, L)
+    crop : int
+        Positions cut on each side, ``0 <= 2 * crop < L``.
+
+    Returns
+    -------
+    Tensor, shape (B, C, L - 2 * crop)
+    """
+    if crop < 0 or 2 * crop >= x.shape[-1]:
+        raise ValueError(f"cannot crop {crop} from each side of length {x.shape[-1]}")
+    return x[..., crop : x.shape[-1] - crop] if crop else x
+
+
+def pool_bins(x: Tensor, bin_size: int, mode: Literal["sum", "mean"] = "sum") -> Tensor:
+    """Sum or average consecutive positions into bins; a partial last bin is dropped.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, T, L)
+    bin_size : int
+    mode : {"sum", "mean"}
+
+    Returns
+    -------
+    Tensor, shape (B, T, L // bin_size)
+    """
+    if bin_size == 1:
+        return x
+    n = x.shape[-1] // bin_size
+    binned = x[..., : n * bin_size].reshape(*x.shape[:-1], n, bin_size)  # (B, T, n, bin)
+    if mode == "sum":
+        return binned.sum(-1)
+    if mode == "mean":
+        return binned.mean(-1)
+    raise ValueError(f"pool mode {mode!r}; allowed: sum, mean")
+
+
+def logsumexp_bins(logits: Tensor, bin_size: int) -> Tensor:
+    """Pool per-base logits into per-bin logits whose softmax is the binned softmax.
+
+    ``softmax(logsumexp_bins(z, b))[j] == sum(softmax(z)[j*b : (j+1)*b])``.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (B, T, L)
+    bin_size : int
+
+    Returns
+    -------
+    Tensor, shape (B, T, L // bin_size)
+    """
+    if bin_size == 1:
+        return logits
+    n = logits.shape[-1] // bin_size
+    binned = logits[..., : n * bin_size].reshape(*logits.shape[:-1], n, bin_size)
+    return torch.logsumexp(binned, dim=-1)
+
+
+def _batch_norm(x: Tensor, norm: nn.BatchNorm1d, update_stats: bool) -> Tensor:
+    """Apply ``norm``; in training mode with ``update_stats=False`` leave its buffers alone."""
+    if norm.training and not update_stats:
+        return F.batch_norm(x, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+    return norm(x)
+
+
+class _Residual(nn.Module):
+    """x + branch(x), with optional activation checkpointing of the branch."""
+
+    def __init__(self, checkpoint: bool = False) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+
+    def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Residual block output.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, C, L)
+
+        Returns
+        -------
+        Tensor, shape (B, C, L)
+        """
+        if not (self.checkpoint and torch.is_grad_enabled()):
+            return x + self.branch(x)
+        calls = 0
+
+        def run(inp: Tensor) -> Tensor:
+            nonlocal calls
+            calls += 1  # 1: the forward pass; 2: the recomputation during backward
+            return self.branch(inp, update_stats=calls == 1)
+
+        return x + _checkpoint(run, x, use_reentrant=False)
+
+
+class DilatedResidualBlock(_Residual):
+    """BN → GELU → Conv1d(C → C_mid, k, dilation d) → BN → GELU → Conv1d(C_mid → C, 1) → dropout.
+
+    The block returns its input plus that branch. The last BatchNorm's scale starts at
+    ``init_scale`` so the block starts near the identity.
+
+    Parameters
+    ----------
+    channels : int
+        C, the tower width.
+    mid_channels : int
+        C_mid, the width inside the block.
+    kernel : int
+        Odd kernel size k of the dilated convolution.
+    dilation : int
+        d >= 1; the convolution reads offsets -d*(k-1)/2, ..., 0, ..., d*(k-1)/2.
+    dropout : float
+    init_scale : float
+        Initial scale of the last BatchNorm.
+    checkpoint : bool
+        Recompute the branch in the backward pass instead of storing its activations.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        mid_channels: int,
+        kernel: int = 3,
+        dilation: int = 1,
+        dropout: float = 0.0,
+        init_scale: float = 0.1,
+        checkpoint: bool = False,
+    ) -> None:
+        super().__init__(checkpoint)
+        if kernel % 2 == 0 or dilation < 1:
+            raise ValueError(f"kernel must be odd and dilation >= 1, got {kernel}, {dilation}")
+        self.dilation = dilation
+        self.norm1 = nn.BatchNorm1d(channels)
+        self.conv = nn.Conv1d(
+            channels, mid_channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2
+        )
+        self.norm2 = nn.BatchNorm1d(mid_channels)
+        self.proj = nn.Conv1d(mid_channels, channels, 1)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.constant_(self.norm2.weight, init_scale)
+
+    def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
+        """The residual branch; shape (B, C, L) to (B, C, L)."""
+        h = self.conv(F.gelu(_batch_norm(x, self.norm1, update_stats)))  # (B, C_mid, L)
+        h = self.proj(F.gelu(_batch_norm(h, self.norm2, update_stats)))  # (B, C, L)
+        return self.dropout(h)
+
+
+class ASPP(_Residual):
+    """Atrous spatial pyramid pooling block (DeepLab) closing the tower, as a residual block.
+
+    BN → GELU, then parallel Conv1d(C → C_mid, k, dilation r) for each rate r, merged by sum
+    (C_mid channels) or concatenation (C_mid * n_rates), then BN → GELU → Conv1d(→ C, 1) →
+    dropout, added to the input. Offsets read: the union over branches of their taps.
+
+    Parameters
+    ----------
+    channels, mid_channels, kernel : int
+    rates : sequence of int
+        Dilation of each branch.
+    merge : {"sum", "concat"}
+    dropout, init_scale : float
+    checkpoint : bool
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        mid_channels: int,
+        kernel: int,
+        rates: Sequence[int],
+        merge: Literal["sum", "concat"] = "sum",
+        dropout: float = 0.0,
+        init_scale: float = 0.1,
+        checkpoint: bool = False,
+    ) -> None:
+        super().__init__(checkpoint)
+        if merge not in ("sum", "concat"):
+            raise ValueError(f"merge {merge!r}; allowed: sum, concat")
+        self.rates = tuple(rates)
+        self.merge = merge
+        self.norm_in = nn.BatchNorm1d(channels)
+        self.branches = nn.ModuleList(
+            nn.Conv1d(channels, mid_channels, kernel, dilation=r, padding=r * (kernel - 1) // 2)
+            for r in self.rates
+        )
+        merged = mid_channels if merge == "sum" else mid_channels * len(self.rates)
+        self.norm_out = nn.BatchNorm1d(merged)
+        self.proj = nn.Conv1d(merged, channels, 1)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.constant_(self.norm_out.weight, init_scale)
+
+    def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
+        """The ASPP branches merged and projected; shape (B, C, L) to (B, C, L)."""
+        h = F.gelu(_batch_norm(x, self.norm_in, update_stats))
+        outs = [conv(h) for conv in self.branches]  # each (B, C_mid, L)
+        m = torch.stack(outs).sum(0) if self.merge == "sum" else torch.cat(outs, dim=1)
+        return self.dropout(self.proj(F.gelu(_batch_norm(m, self.norm_out, update_stats))))
