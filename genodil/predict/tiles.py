@@ -1,0 +1,444 @@
+"""Tiled prediction over genome regions, streamed to one bigWig per track.
+
+Tensor contract: the model maps one-hot windows ``(B, 4, L)`` to ``"signal"`` of shape
+``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size`` (see ``_engine``).
+
+Tiling: each window of length L yields ``L - 2 * crop`` bases of output, every one of them
+predicted with the model's full context. Windows are laid end to end in output space (the
+inputs overlap by ``2 * crop``), so the stitched track equals what predicting each window alone
+gives. Bases past a chromosome end are read as N (all-zero columns). Output bins are aligned
+to multiples of ``bin_size`` in chromosome coordinates. Results stream to the bigWig writer in
+coordinate order, so memory does not grow with the region length; files are written under a
+temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+from torch import nn
+
+from genodil.errors import InputError
+from genodil.genome.io import Genome, parse_region
+from genodil.predict._engine import (
+    Device,
+    Geometry,
+    ModelRunner,
+    NpyStream,
+    Precision,
+    model_geometry,
+    pack_npz,
+    prefetched,
+    progress_enabled,
+    remove_quietly,
+    tmp_path_for,
+)
+
+__all__ = [
+    "merge_regions",
+    "predict_regions",
+    "predict_sequences",
+    "regions_from_bed",
+    "regions_from_strings",
+    "whole_genome_regions",
+]
+
+log = logging.getLogger(__name__)
+
+_TRACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
+
+
+def regions_from_bed(path: str | os.PathLike) -> pd.DataFrame:
+    """Read the first three columns of a BED file.
+
+    ``track``/``browser`` lines, ``#`` comments and blank lines are skipped.
+
+    Returns
+    -------
+    pd.DataFrame with columns chrom (str), start, end (int64; 0-based half-open)
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"BED file {path} does not exist: check the path")
+    rows: list[tuple[str, int, int]] = []
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < 3:
+                fields = line.split()
+            try:
+                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
+            except (IndexError, ValueError):
+                raise InputError(
+                    f"{path}, line {lineno}: expected 'chrom<TAB>start<TAB>end' with integer "
+                    f"start and end, found {line.strip()[:80]!r}"
+                ) from None
+            if start < 0 or end <= start:
+                raise InputError(
+                    f"{path}, line {lineno}: region {chrom}:{start}-{end} needs "
+                    "0 <= start < end (BED is 0-based, end exclusive)"
+                )
+            rows.append((chrom, start, end))
+    if not rows:
+        raise InputError(f"BED file {path} holds no regions")
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def regions_from_strings(texts: Sequence[str]) -> pd.DataFrame:
+    """Parse ``chrom:start-end`` strings (0-based half-open) into a region table."""
+    rows = [parse_region(t) for t in texts]
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def whole_genome_regions(genome: Genome) -> pd.DataFrame:
+    """One region per FASTA record, covering it whole."""
+    rows = [(c, 0, n) for c, n in genome.chrom_sizes.items() if n > 0]
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def _as_frame(regions: pd.DataFrame | Sequence[tuple]) -> pd.DataFrame:
+    if isinstance(regions, pd.DataFrame):
+        missing = {"chrom", "start", "end"} - set(regions.columns)
+        if missing:
+            raise ValueError(f"regions table lacks columns {sorted(missing)}")
+        return regions[["chrom", "start", "end"]]
+    return pd.DataFrame([tuple(r)[:3] for r in regions], columns=["chrom", "start", "end"])
+
+
+def merge_regions(
+    regions: pd.DataFrame | Sequence[tuple], genome: Genome, bin_size: int = 1
+) -> pd.DataFrame:
+    """Check, clip, snap to the bin grid, sort in FASTA order and merge regions.
+
+    Regions that overlap or touch (after widening to whole bins) become one. Regions reaching
+    past a chromosome end are clipped to it.
+
+    Parameters
+    ----------
+    regions : DataFrame (chrom, start, end) or list of (chrom, start, end), 0-based half-open
+    genome : Genome
+    bin_size : int
+        Starts are rounded down and ends up to multiples of it (ends stop at the chromosome
+        end).
+
+    Returns
+    -------
+    pd.DataFrame with columns chrom, start, end, sorted by FASTA order then start
+    """
+    frame = _as_frame(regions)
+    order = {c: i for i, c in enumerate(genome.chroms)}
+    rows = []
+    for chrom, start, end in frame.itertuples(index=False):
+        chrom, start, end = str(chrom), int(start), int(end)
+        size = genome.check_chrom(chrom)
+        if start < 0 or end <= start:
+            raise InputError(f"region {chrom}:{start}-{end} needs 0 <= start < end")
+        if start >= size:
+            raise InputError(
+                f"region {chrom}:{start}-{end} starts past the end of {chrom} "
+                f"(length {size} in {genome.path})"
+            )
+        if end > size:
+            log.warning("region %s:%d-%d clipped to the chromosome end %d", chrom, start, end, size)
+        start = (start // bin_size) * bin_size
+        end = min(-(-end // bin_size) * bin_size, size)
+        rows.append((order[chrom], start, end, chrom))
+    rows.sort()
+    merged: list[list] = []
+    for idx, start, end, chrom in rows:
+        if merged and merged[-1][0] == idx and start <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], end)
+        else:
+            merged.append([idx, start, end, chrom])
+    return pd.DataFrame(
+        [(c, s, e) for _, s, e, c in merged], columns=["chrom", "start", "end"]
+    ).astype({"start": "int64", "end": "int64"})
+
+
+@dataclass(frozen=True)
+class _Tile:
+    region: int  # index into the merged region table
+    chrom: str
+    out_start: int  # genome coordinate of the first output bin
+    n_bins: int  # output bins of this tile that fall inside the region
+    chrom_size: int
+
+
+def _plan_tiles(merged: pd.DataFrame, genome: Genome, geom: Geometry) -> Iterator[_Tile]:
+    b = geom.bin_size
+    for i, (chrom, start, end) in enumerate(merged.itertuples(index=False)):
+        size = genome.chrom_sizes[chrom]
+        for t in range(start, end, geom.out_span):
+            n_bins = -(-(min(t + geom.out_span, end) - t) // b)
+            yield _Tile(i, chrom, t, n_bins, size)
+
+
+def _batches(tiles: Iterator[_Tile], batch_size: int) -> Iterator[list[_Tile]]:
+    batch: list[_Tile] = []
+    for tile in tiles:
+        batch.append(tile)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check_track_names(track_names: Sequence[str]) -> list[str]:
+    names = [str(t) for t in track_names]
+    if not names:
+        raise ValueError("track_names is empty: give one name per model output track")
+    for name in names:
+        if not _TRACK_NAME_RE.match(name):
+            raise InputError(
+                f"track name {name!r} cannot be a file name; use letters, digits, '_', '-', "
+                "'.', '+'"
+            )
+    if len(set(names)) != len(names):
+        raise InputError(f"track names must be unique, got {names}")
+    return names
+
+
+def _region_key(chrom: str, start: int, end: int, size: int) -> str:
+    return chrom if (start == 0 and end == size) else f"{chrom}:{start}-{end}"
+
+
+def predict_regions(
+    model: nn.Module,
+    genome: Genome,
+    regions: pd.DataFrame | Sequence[tuple],
+    out_dir: str | os.PathLike,
+    track_names: Sequence[str],
+    window: int,
+    batch_size: int = 8,
+    device: Device = "auto",
+    rc_average: bool = False,
+    strand_pairs: Sequence[int] | None = None,
+    precision: Precision = "auto",
+    progress: bool = True,
+    npz: str | os.PathLike | None = None,
+    zooms: int = 0,
+) -> dict[str, Path]:
+    """Predict tracks over genome regions and write ``out_dir/<track>.bw``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``forward(seq (B, 4, L)) -> {"signal": (B, T, L_out), ...}`` with ``.crop`` and
+        ``.bin_size``; its training mode and device are restored afterwards.
+    genome : Genome
+        Reference; the bigWig header lists all its chromosomes in FASTA order.
+    regions : DataFrame (chrom, start, end) or list of (chrom, start, end)
+        0-based half-open; clipped to chromosome ends, overlapping ones merged.
+    out_dir : path
+        Created if needed. Existing ``<track>.bw`` files are replaced only on success.
+    track_names : list of str
+        One name per output track (T names); each becomes a file name.
+    window : int
+        Model input length L in bp.
+    batch_size : int
+        Windows per forward pass.
+    device : {"auto", "cpu", "cuda"}
+    rc_average : bool
+        Average forward and reverse-complement predictions (tracks swapped by
+        ``strand_pairs``, default ``model.strand_pairs``).
+    strand_pairs : list of int or None
+    precision : {"auto", "32", "bf16"}
+        ``auto``: bf16 autocast on CUDA, float32 on CPU.
+    progress : bool
+        Progress bar on stderr (only when it is a terminal).
+    npz : path or None
+        Also write the predictions to this ``.npz``: one float32 array of shape (T, n_bins)
+        per merged region, keyed ``chrom`` when it covers the whole record and
+        ``chrom:start-end`` otherwise, plus ``_track_names`` and ``_bin_size``.
+    zooms : int
+        bigWig zoom levels. 0 (default) keeps memory independent of the predicted length;
+        libBigWig builds zoom levels in memory when the file is closed (~14 bytes per
+        predicted base), which is fine for small genomes and makes browsers faster when
+        zoomed out.
+
+    Returns
+    -------
+    dict mapping track name to the written bigWig path
+    """
+    geom = model_geometry(model, window)
+    names = _check_track_names(track_names)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if strand_pairs is None:
+        strand_pairs = getattr(model, "strand_pairs", None)
+    merged = merge_regions(regions, genome, geom.bin_size)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = {name: out_dir / f"{name}.bw" for name in names}
+    tmp = {name: tmp_path_for(path) for name, path in final.items()}
+    npz_path = Path(npz) if npz is not None else None
+    npz_tmp = tmp_path_for(npz_path) if npz_path is not None else None
+    npz_dir = npz_path.with_name(f".{npz_path.name}.parts-{os.getpid()}") if npz_path else None
+
+    header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
+    writers: dict[str, object] = {}
+    npy_files: list[tuple[str, Path]] = []
+    total_bp = int((merged["end"] - merged["start"]).sum())
+    try:
+        for name in names:
+            bw = pyBigWig.open(str(tmp[name]), "w")
+            if bw is None:
+                raise InputError(f"cannot write {tmp[name]}: check that {out_dir} is writable")
+            writers[name] = bw
+            bw.addHeader(header, maxZooms=int(zooms))
+        if npz_dir is not None:
+            npz_dir.mkdir(parents=True, exist_ok=True)
+        runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
+        with runner, _progress_bar(total_bp, progress) as bar:
+            npy: NpyStream | None = None
+            current = -1
+            for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
+                for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
+                    vals = vals[:, : tile.n_bins]
+                    _write_tile(writers, names, tile, vals, geom.bin_size)
+                    if npz_dir is not None:
+                        if tile.region != current:
+                            npy, current = _next_npy(
+                                npy, npz_dir, npy_files, merged, tile, len(names), geom
+                            )
+                        npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
+                    end = min(tile.out_start + tile.n_bins * geom.bin_size, tile.chrom_size)
+                    bar.update(end - tile.out_start)
+            if npy is not None:
+                npy.close()
+        for bw in writers.values():
+            bw.close()
+        writers.clear()
+        if npz_path is not None:
+            members = [
+                *npy_files,
+                ("_track_names", np.array(names)),
+                ("_bin_size", np.array(geom.bin_size)),
+            ]
+            pack_npz(npz_tmp, iter(members))
+            os.replace(npz_tmp, npz_path)
+        for name in names:
+            os.replace(tmp[name], final[name])
+    finally:
+        for bw in writers.values():
+            bw.close()
+        for path in tmp.values():
+            remove_quietly(path)
+        if npz_dir is not None:
+            remove_quietly(npz_dir)
+            remove_quietly(npz_tmp)
+    return final
+
+
+def _next_npy(npy, npz_dir, npy_files, merged, tile, n_tracks, geom):
+    if npy is not None:
+        npy.close()
+    chrom, start, end = merged.iloc[tile.region]
+    n_bins = -(-(int(end) - int(start)) // geom.bin_size)
+    key = _region_key(chrom, int(start), int(end), tile.chrom_size)
+    path = npz_dir / f"{len(npy_files)}.npy"
+    npy_files.append((key, path))
+    return NpyStream(path, (n_tracks, n_bins), fortran_order=True), tile.region
+
+
+def _run_batches(
+    runner: ModelRunner, genome: Genome, merged: pd.DataFrame, geom: Geometry, batch_size: int
+) -> Iterator[tuple[list[_Tile], np.ndarray]]:
+    """Yield (tiles, predictions (B, T, L_out)); the next batch is read while the model runs."""
+
+    def load(batch: list[_Tile]) -> np.ndarray:
+        return np.stack(
+            [
+                genome.fetch(
+                    t.chrom, t.out_start - geom.crop, t.out_start - geom.crop + geom.window
+                )
+                for t in batch
+            ]
+        )  # (B, L) uint8
+
+    batches = _batches(_plan_tiles(merged, genome, geom), batch_size)
+    for batch, codes in prefetched(batches, load):
+        yield batch, runner(codes)
+
+
+def _write_tile(writers, names, tile: _Tile, vals: np.ndarray, bin_size: int) -> None:
+    """Add one tile's values (T, n_bins) to every track's bigWig."""
+    start = tile.out_start
+    n = tile.n_bins
+    n_full = n if start + n * bin_size <= tile.chrom_size else n - 1
+    last = start + n_full * bin_size
+    for k, name in enumerate(names):
+        bw = writers[name]
+        if n_full:
+            bw.addEntries(tile.chrom, start, values=vals[k, :n_full], span=bin_size, step=bin_size)
+        if n_full < n:  # the chromosome ends inside the last bin
+            span = tile.chrom_size - last
+            bw.addEntries(tile.chrom, last, values=vals[k, n_full:n], span=span, step=span)
+
+
+def _progress_bar(total: int, progress: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit="bp",
+        unit_scale=True,
+        desc="predict",
+        dynamic_ncols=True,
+        disable=not progress_enabled(progress),
+    )
+
+
+def predict_sequences(
+    model: nn.Module,
+    fasta_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    track_names: Sequence[str],
+    window: int,
+    batch_size: int = 8,
+    device: Device = "auto",
+    rc_average: bool = False,
+    strand_pairs: Sequence[int] | None = None,
+    precision: Precision = "auto",
+    progress: bool = True,
+    npz: str | os.PathLike | None = None,
+    zooms: int = 0,
+) -> dict[str, Path]:
+    """Predict every record of a FASTA of arbitrary sequences (designed, haplotypes, ...).
+
+    Each record is tiled like a chromosome (N padding beyond its ends) and written as its
+    own chromosome in ``out_dir/<track>.bw``; with ``npz`` also as an array (T, n_bins) keyed
+    by the record name. Parameters are those of :func:`predict_regions`.
+
+    Returns
+    -------
+    dict mapping track name to the written bigWig path
+    """
+    genome = Genome(fasta_path)
+    return predict_regions(
+        model,
+        genome,
+        whole_genome_regions(genome),
+        out_dir,
+        track_names,
+        window,
+        batch_size=batch_size,
+        device=device,
+        rc_average=rc_average,
+        strand_pairs=strand_pairs,
+        precision=precision,
+        progress=progress,
+        npz=npz,
+        zooms=zooms,
+    )

@@ -1,0 +1,507 @@
+"""Variant effect scores: predict reference and alternative windows, compare the tracks.
+
+Tensor contract: the model maps one-hot windows ``(B, 4, L)`` to ``"signal"`` of shape
+``(B, T, L_out)`` (see ``_engine``). For every variant one reference and one alternative window
+of length L go through the model in the same forward pass.
+
+Windows (docs/variants.md has the full rule):
+
+- The VCF ``POS`` base sits at window index ``c = L // 2``; the window starts at
+  ``pos - 1 - c`` (0-based). Bases past chromosome ends are N.
+- REF and ALT are trimmed of their shared leading bases, then of their shared trailing
+  bases; what is left is the changed block: ``m`` reference bases replaced by ``n`` others.
+- The alternative window is the reference window up to the block, the ``n`` new bases, then
+  the genome after the block, read as far as needed to keep length L (indels take more or
+  less genome on the right).
+- At ``bin_size == 1`` the alternative output is mapped back onto reference coordinates:
+  positions left of the block pair with themselves, positions right of it are shifted by
+  ``n - m``; the block itself (deleted reference bases, inserted alternative bases; both for
+  a complex substitution with ``m != n``) has no partner and is left out. SNVs and MNVs
+  (``m == n``) compare every position. At ``bin_size > 1`` bins are compared index by index.
+
+Scores per track over the aligned positions (optionally only a central ``score_width``):
+SAD = sum(alt - ref); logFC = log2((sum alt + 1) / (sum ref + 1)); maxabs = max |alt - ref|;
+JSD = Jensen-Shannon divergence (base 2, in [0, 1]) of the two profiles clipped at 0 and
+normalised to sum 1 (an all-zero profile counts as uniform).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from genodil.errors import InputError
+from genodil.genome.encode import codes_to_str, encode
+from genodil.genome.io import Genome
+from genodil.genome.vcf import VARIANT_COLUMNS
+from genodil.predict._engine import (
+    Device,
+    Geometry,
+    ModelRunner,
+    NpyStream,
+    Precision,
+    model_geometry,
+    pack_npz,
+    prefetched,
+    progress_enabled,
+    remove_quietly,
+    tmp_path_for,
+)
+from genodil.predict.tiles import _check_track_names
+
+__all__ = ["SCORES", "score_variants", "scores_from_tracks", "write_scores"]
+
+log = logging.getLogger(__name__)
+
+SCORES = ("SAD", "logFC", "maxabs", "JSD")
+_SCORE_BY_LOWER = {s.lower(): s for s in SCORES}
+_BASES = frozenset("ACGTN")
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """A variant that passed the checks, with its window geometry."""
+
+    row: int  # position in the input table
+    chrom: str
+    win_start: int  # 0-based genome coordinate of window index 0
+    block: int  # window index of the first changed base
+    m: int  # reference bases in the changed block
+    n: int  # alternative bases in the changed block
+    alt_codes: np.ndarray  # (n,) uint8 codes of the inserted bases
+
+
+def _parse_scores(scores: Sequence[str] | str) -> list[str]:
+    if isinstance(scores, str):
+        scores = [s for s in scores.split(",") if s.strip()]
+    out = []
+    for s in scores:
+        canon = _SCORE_BY_LOWER.get(str(s).strip().lower())
+        if canon is None:
+            raise InputError(f"unknown score {s!r}; choose from {', '.join(SCORES)}")
+        if canon not in out:
+            out.append(canon)
+    if not out:
+        raise InputError(f"no scores requested; choose from {', '.join(SCORES)}")
+    return out
+
+
+def _as_variant_frame(variants: pd.DataFrame) -> pd.DataFrame:
+    missing = {"chrom", "pos", "ref", "alt"} - set(variants.columns)
+    if missing:
+        raise InputError(
+            f"variant table lacks columns {sorted(missing)}; it needs chrom, pos (1-based), "
+            "ref, alt and optionally id"
+        )
+    ids = variants["id"].astype(str).to_numpy() if "id" in variants else ["."] * len(variants)
+    df = pd.DataFrame(
+        {
+            "chrom": variants["chrom"].astype(str).to_numpy(),
+            "pos": variants["pos"].astype("int64").to_numpy(),
+            "id": ids,
+            "ref": variants["ref"].astype(str).str.upper().to_numpy(),
+            "alt": variants["alt"].astype(str).to_numpy(),
+        }
+    )
+    return df[VARIANT_COLUMNS]
+
+
+def _trim(ref: str, alt: str) -> tuple[int, int, int]:
+    """Shared prefix length k, then the changed block lengths (m, n) after suffix trimming."""
+    k = 0
+    while k < len(ref) and k < len(alt) and ref[k] == alt[k]:
+        k += 1
+    m, n = len(ref) - k, len(alt) - k
+    while m and n and ref[k + m - 1] == alt[k + n - 1]:
+        m -= 1
+        n -= 1
+    return k, m, n
+
+
+def _check_variant(
+    genome: Genome, chrom: str, pos: int, ref: str, alt: str, geom: Geometry, skip_edge: bool
+) -> tuple[str | None, tuple[int, int, int] | None]:
+    """Return (reason to skip or None, (k, m, n) trimming when scorable)."""
+    if chrom not in genome.chrom_sizes:
+        return f"chromosome {chrom!r} not in FASTA {genome.path.name}", None
+    if alt.startswith("<") or "[" in alt or "]" in alt or alt == "*":
+        return f"symbolic or breakend ALT {alt!r} is not scored", None
+    if alt == ".":
+        return "no ALT allele ('.')", None
+    alt_up = alt.upper()
+    if not set(alt_up) <= _BASES:
+        return f"ALT {alt!r} has characters other than A, C, G, T, N", None
+    if not ref or not set(ref) <= _BASES:
+        return f"REF {ref!r} has characters other than A, C, G, T, N", None
+    size = genome.chrom_sizes[chrom]
+    p0 = pos - 1
+    if p0 < 0 or p0 + len(ref) > size:
+        return f"REF allele {chrom}:{pos} runs past the chromosome end (length {size})", None
+    fasta = codes_to_str(genome.fetch(chrom, p0, p0 + len(ref)))
+    if fasta != ref:
+        return f"REF mismatch: VCF REF={ref}, FASTA has {fasta} at {chrom}:{pos}", None
+    k, m, n = _trim(ref, alt_up)
+    centre = geom.window // 2
+    limit = geom.window - geom.crop - centre - k
+    if max(m, n) > limit:
+        reason = (
+            f"allele change of {max(m, n)} bp reaches past the model's output region "
+            f"(at most {limit} bp here); use a model with a longer window"
+        )
+        return reason, None
+    if skip_edge:
+        start = p0 - centre
+        if start < 0 or start + geom.window + max(0, m - n) > size:
+            return "window reaches past the chromosome end (skip_edge)", None
+    return None, (k, m, n)
+
+
+def _aligned_indices(
+    v: _Variant, geom: Geometry, width: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Output indices of paired (reference, alternative) values inside the scored width."""
+    lo, hi = width
+    if geom.bin_size > 1 or v.m == v.n:
+        idx = np.arange(lo, hi)
+        return idx, idx
+    block = v.block - geom.crop  # output index of the first changed base
+    d = v.n - v.m
+    left = np.arange(lo, min(block, hi))
+    right = np.arange(max(block + v.m, lo), min(hi, geom.out_bins - max(d, 0)))
+    return np.concatenate([left, right]), np.concatenate([left, right + d])
+
+
+def _score_width_bins(score_width: int | None, geom: Geometry) -> tuple[int, int]:
+    """Output index range [lo, hi) holding the central ``score_width`` bp around POS."""
+    if score_width is None:
+        return 0, geom.out_bins
+    w = int(score_width)
+    if w < 1 or w > geom.out_bins * geom.bin_size:
+        raise InputError(
+            f"score width {w} must be between 1 and the model's output length "
+            f"{geom.out_bins * geom.bin_size} bp"
+        )
+    first = geom.window // 2 - w // 2 - geom.crop  # output base of the first scored position
+    b = geom.bin_size
+    return max(first // b, 0), min(-(-(first + w) // b), geom.out_bins)
+
+
+def scores_from_tracks(ref: np.ndarray, alt: np.ndarray, scores: Sequence[str]) -> np.ndarray:
+    """Compare aligned reference and alternative tracks.
+
+    Parameters
+    ----------
+    ref, alt : np.ndarray, shape (T, K)
+        Paired values (K aligned positions or bins).
+    scores : list of str
+        Names from :data:`SCORES`.
+
+    Returns
+    -------
+    np.ndarray, shape (len(scores), T), float64
+    """
+    ref = np.asarray(ref, dtype=np.float64)
+    alt = np.asarray(alt, dtype=np.float64)
+    out = np.empty((len(scores), ref.shape[0]))
+    diff = alt - ref
+    for i, name in enumerate(scores):
+        if name == "SAD":
+            out[i] = diff.sum(axis=1)
+        elif name == "logFC":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[i] = np.log2((alt.sum(axis=1) + 1.0) / (ref.sum(axis=1) + 1.0))
+        elif name == "maxabs":
+            out[i] = np.abs(diff).max(axis=1, initial=0.0)
+        elif name == "JSD":
+            out[i] = _jsd(ref, alt)
+        else:
+            raise ValueError(f"unknown score {name!r}; choose from {', '.join(SCORES)}")
+    return out
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, None)
+    total = x.sum(axis=1, keepdims=True)
+    uniform = np.full_like(x, 1.0 / max(x.shape[1], 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, x / np.where(total > 0, total, 1.0), uniform)
+
+
+def _jsd(ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon divergence in bits between rows of (T, K) profiles."""
+    p, q = _normalise(ref), _normalise(alt)
+    mid = 0.5 * (p + q)
+
+    def kl(a: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            terms = np.where(a > 0, a * np.log2(a / np.where(mid > 0, mid, 1.0)), 0.0)
+        return terms.sum(axis=1)
+
+    return np.clip(0.5 * (kl(p) + kl(q)), 0.0, None)
+
+
+def score_variants(
+    model: nn.Module,
+    genome: Genome,
+    variants: pd.DataFrame,
+    track_names: Sequence[str],
+    window: int,
+    scores: Sequence[str] | str = SCORES,
+    score_width: int | None = None,
+    rc_average: bool = False,
+    strand_pairs: Sequence[int] | None = None,
+    batch_size: int = 16,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    skip_edge: bool = False,
+    strict: bool = False,
+    save_tracks: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the effect of each variant on every predicted track.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``forward(seq (B, 4, L)) -> {"signal": (B, T, L_out), ...}`` with ``.crop`` and
+        ``.bin_size``; its training mode and device are restored afterwards.
+    genome : Genome
+        The reference the variants are called against.
+    variants : pd.DataFrame
+        Columns chrom, pos (1-based, as in VCF), ref, alt and optionally id; one ALT per row
+        (:func:`genodil.genome.vcf.read_vcf` gives this).
+    track_names : list of str
+        T names, used in the output column names.
+    window : int
+        Model input length L in bp.
+    scores : list of str or comma-separated str
+        Any of SAD, logFC, maxabs, JSD (case-insensitive).
+    score_width : int or None
+        Score only the central ``score_width`` bp around POS (reference coordinates), or
+        the bins overlapping them; None scores the whole output region.
+    rc_average : bool
+        Average forward and reverse-complement predictions (tracks swapped by
+        ``strand_pairs``, default ``model.strand_pairs``).
+    strand_pairs : list of int or None
+    batch_size : int
+        Windows per forward pass (each variant takes two: reference and alternative).
+    device : {"auto", "cpu", "cuda"}
+    precision : {"auto", "32", "bf16"}
+    skip_edge : bool
+        Skip variants whose window reaches past a chromosome end instead of padding with N.
+    strict : bool
+        Raise :class:`InputError` if any variant would be skipped.
+    save_tracks : path or None
+        Write an ``.npz`` with, per scored variant, ``ref`` (N, T, L_out), ``alt`` (N, T, L_out;
+        the alternative prediction on reference coordinates, NaN where no aligned value),
+        ``alt_raw`` (N, T, L_out; in alternative-window coordinates), ``start`` (genome
+        coordinate of output index 0), ``chrom``, ``pos``, ``id``, ``ref_allele``,
+        ``alt_allele``, ``track_names``, ``bin_size``.
+    progress : bool
+        Progress bar on stderr (only when it is a terminal).
+
+    Returns
+    -------
+    scored : pd.DataFrame
+        Columns chrom, pos, id, ref, alt, then ``<SCORE>_<track>`` for each score and track;
+        rows in input order.
+    skipped : pd.DataFrame
+        Columns chrom, pos, id, ref, alt, reason.
+    """
+    geom = model_geometry(model, window)
+    names = _check_track_names(track_names)
+    score_names = _parse_scores(scores)
+    width = _score_width_bins(score_width, geom)
+    if batch_size < 2:
+        raise ValueError(
+            f"batch_size must be >= 2 (a reference and an alternative window), got {batch_size}"
+        )
+    if strand_pairs is None:
+        strand_pairs = getattr(model, "strand_pairs", None)
+    table = _as_variant_frame(variants)
+
+    ready: list[_Variant] = []
+    skipped_rows: list[tuple] = []
+    centre = geom.window // 2
+    for i, (chrom, pos, vid, ref, alt) in enumerate(table.itertuples(index=False)):
+        reason, trim = _check_variant(genome, chrom, int(pos), ref, alt, geom, skip_edge)
+        if reason is not None:
+            skipped_rows.append((chrom, pos, vid, ref, alt, reason))
+            continue
+        k, m, n = trim
+        win_start = int(pos) - 1 - centre
+        alt_codes = encode(alt.upper()[k : k + n])
+        ready.append(_Variant(i, chrom, win_start, centre + k, m, n, alt_codes))
+    skipped = pd.DataFrame(skipped_rows, columns=[*VARIANT_COLUMNS, "reason"])
+    if strict and len(skipped):
+        first = skipped.iloc[0]
+        raise InputError(
+            f"{len(skipped)} of {len(table)} variant(s) cannot be scored (strict mode); first: "
+            f"{first.chrom}:{first.pos} {first.ref}>{first.alt}: {first.reason}"
+        )
+    if skipped_rows:
+        log.warning("%d of %d variants skipped (see the skipped table)", len(skipped), len(table))
+
+    values = np.full((len(ready), len(score_names), len(names)), np.nan)
+    save = _TrackSaver(save_tracks, len(ready), len(names), geom) if save_tracks else None
+    per_batch = max(1, batch_size // 2)
+    runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
+    try:
+        with runner, _progress(len(ready), progress) as bar:
+            batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
+            done = 0
+            for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
+                pred = runner(codes)  # (2B, T, L_out): references then alternatives
+                ref_pred, alt_pred = pred[: len(batch)], pred[len(batch) :]
+                for j, v in enumerate(batch):
+                    ri, ai = _aligned_indices(v, geom, width)
+                    values[done + j] = scores_from_tracks(
+                        ref_pred[j][:, ri], alt_pred[j][:, ai], score_names
+                    )
+                    if save is not None:
+                        save.add(v, ref_pred[j], alt_pred[j])
+                done += len(batch)
+                bar.update(len(batch))
+        if save is not None:
+            save.finish(table.iloc[[v.row for v in ready]], names)
+    finally:
+        if save is not None:
+            save.cleanup()
+
+    scored = table.iloc[[v.row for v in ready]].reset_index(drop=True)
+    cols = {
+        f"{s}_{t}": values[:, si, ti]
+        for si, s in enumerate(score_names)
+        for ti, t in enumerate(names)
+    }
+    scored = pd.concat([scored, pd.DataFrame(cols)], axis=1)
+    return scored, skipped
+
+
+def _window_codes(genome: Genome, batch: list[_Variant], geom: Geometry) -> np.ndarray:
+    """Reference windows then alternative windows, shape (2B, L) uint8."""
+    L = geom.window
+    refs, alts = [], []
+    for v in batch:
+        ref = genome.fetch(v.chrom, v.win_start, v.win_start + L)
+        after = v.win_start + v.block + v.m  # genome coordinate right after the changed block
+        right = genome.fetch(v.chrom, after, after + L - v.block - v.n)
+        refs.append(ref)
+        alts.append(np.concatenate([ref[: v.block], v.alt_codes, right]))  # (L,)
+    return np.stack(refs + alts)
+
+
+def _progress(total: int, progress: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit="variant",
+        desc="score-variants",
+        dynamic_ncols=True,
+        disable=not progress_enabled(progress),
+    )
+
+
+class _TrackSaver:
+    """Stream reference and alternative tracks of every scored variant into an ``.npz``."""
+
+    def __init__(self, path, n: int, n_tracks: int, geom: Geometry) -> None:
+        self.path = Path(path)
+        self.geom = geom
+        self.dir = self.path.with_name(f".{self.path.name}.parts-{os.getpid()}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        shape = (n, n_tracks, geom.out_bins)
+        self.streams = {
+            k: NpyStream(self.dir / f"{k}.npy", shape) for k in ("ref", "alt", "alt_raw")
+        }
+        self.starts: list[int] = []
+
+    def add(self, v: _Variant, ref: np.ndarray, alt: np.ndarray) -> None:
+        on_ref = np.full_like(ref, np.nan)
+        ri, ai = _aligned_indices(v, self.geom, (0, self.geom.out_bins))
+        on_ref[:, ri] = alt[:, ai]
+        self.streams["ref"].write(ref)
+        self.streams["alt"].write(on_ref)
+        self.streams["alt_raw"].write(alt)
+        self.starts.append(v.win_start + self.geom.crop)
+
+    def finish(self, rows: pd.DataFrame, names: list[str]) -> None:
+        for stream in self.streams.values():
+            stream.close()
+        members: list[tuple[str, Path | np.ndarray]] = [
+            (k, s.path) for k, s in self.streams.items()
+        ]
+        members += [
+            ("start", np.array(self.starts, dtype=np.int64)),
+            ("chrom", rows["chrom"].to_numpy(dtype=str)),
+            ("pos", rows["pos"].to_numpy(dtype=np.int64)),
+            ("id", rows["id"].to_numpy(dtype=str)),
+            ("ref_allele", rows["ref"].to_numpy(dtype=str)),
+            ("alt_allele", rows["alt"].to_numpy(dtype=str)),
+            ("track_names", np.array(names)),
+            ("bin_size", np.array(self.geom.bin_size)),
+        ]
+        tmp = tmp_path_for(self.path)
+        pack_npz(tmp, iter(members))
+        os.replace(tmp, self.path)
+
+    def cleanup(self) -> None:
+        for stream in self.streams.values():
+            if not stream._fh.closed:
+                stream._fh.close()
+        remove_quietly(self.dir)
+        remove_quietly(tmp_path_for(self.path))
+
+
+def _skipped_path(out_path: Path) -> Path:
+    name = out_path.name
+    name = name.removesuffix(".gz")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return out_path.with_name(f"{stem}.skipped.tsv")
+
+
+def write_scores(
+    scored: pd.DataFrame, skipped: pd.DataFrame, out_path: str | os.PathLike
+) -> tuple[Path, Path]:
+    """Write scores as TSV (or Parquet for ``.parquet``/``.pq``) and skipped variants beside.
+
+    The skipped table goes to ``<stem>.skipped.tsv`` next to ``out_path`` (always written, with
+    only a header when nothing was skipped). Both files are written under temporary names and
+    renamed when complete.
+
+    Returns
+    -------
+    (scores path, skipped path)
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    skipped_path = _skipped_path(out_path)
+    tmp = tmp_path_for(out_path)
+    tmp_skipped = tmp_path_for(skipped_path)
+    try:
+        if out_path.suffix.lower() in (".parquet", ".pq"):
+            try:
+                scored.to_parquet(tmp, index=False)
+            except ImportError as e:
+                raise InputError(
+                    f"writing {out_path} needs pyarrow: `pip install 'genodil[parquet]'`, or "
+                    "give a .tsv output"
+                ) from e
+        else:
+            compression = "gzip" if out_path.name.endswith(".gz") else None
+            scored.to_csv(tmp, sep="\t", index=False, float_format="%.7g", compression=compression)
+        skipped.to_csv(tmp_skipped, sep="\t", index=False)
+        os.replace(tmp, out_path)
+        os.replace(tmp_skipped, skipped_path)
+    finally:
+        remove_quietly(tmp)
+        remove_quietly(tmp_skipped)
+    return out_path, skipped_path
