@@ -30,6 +30,8 @@ _LUT = np.full(256, N_CODE, dtype=np.uint8)
 for _i, _b in enumerate(ALPHABET):
     _LUT[ord(_b)] = _i
     _LUT[ord(_b.lower())] = _i
+# bytes.translate runs the same lookup in C, about twice as fast as numpy fancy indexing.
+_TRANSLATE = bytes(_LUT.tolist())
 _DECODE = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _COMPLEMENT_CODE = np.array([3, 2, 1, 0, N_CODE], dtype=np.uint8)
 
@@ -47,8 +49,9 @@ def encode(seq: str | bytes | np.ndarray) -> np.ndarray:
     """
     if isinstance(seq, str):
         seq = seq.encode("ascii", errors="replace")
-    buf = np.frombuffer(seq, dtype=np.uint8) if isinstance(seq, bytes | bytearray) else seq
-    return _LUT[buf]
+    if isinstance(seq, bytes | bytearray):
+        return np.frombuffer(bytearray(seq).translate(_TRANSLATE), dtype=np.uint8)
+    return _LUT[np.asarray(seq, dtype=np.uint8)]
 
 
 def codes_to_str(codes: np.ndarray) -> str:

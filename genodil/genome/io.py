@@ -1,7 +1,12 @@
-"""Open genome files: FASTA (pyfaidx), bigWig (pyBigWig), BED and region strings.
+"""Open genome files: FASTA (pyfaidx), bigWig headers (pyBigWig), BED and region strings.
 
 Coordinates are 0-based half-open everywhere inside genodil. Every failure a user can cause
 raises :class:`genodil.errors.InputError` with a message naming the file and what to do.
+
+Chromosome names: the FASTA names are the names genodil uses (in splits, BED files and window
+tables). A bigWig may spell them differently (``chr1`` against ``1``); ``chrom_alias`` says how
+a FASTA name becomes a bigWig name (:func:`alias_chrom`), and :func:`check_chrom_agreement`
+checks every bigWig against the FASTA once, raising one error that lists all mismatches.
 """
 
 from __future__ import annotations
@@ -9,16 +14,31 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from genodil.errors import InputError
 from genodil.genome.encode import N_CODE, encode
 
-__all__ = ["Genome", "parse_region"]
+__all__ = [
+    "CHROM_ALIASES",
+    "Genome",
+    "alias_chrom",
+    "bigwig_chrom_sizes",
+    "check_chrom_agreement",
+    "check_file",
+    "parse_region",
+    "read_bed",
+]
 
 log = logging.getLogger(__name__)
+
+ChromAlias = Literal["none", "add_chr", "strip_chr"]
+CHROM_ALIASES = ("none", "add_chr", "strip_chr")
 
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,_]+)-(?P<end>[\d,_]+)$")
 
@@ -38,16 +58,262 @@ def parse_region(text: str) -> tuple[str, int, int]:
     return m["chrom"], start, end
 
 
+def check_file(path: str | os.PathLike, what: str) -> Path:
+    """Return ``path`` as a Path, or raise InputError if it is not an existing file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    what : str
+        What the file is, for the message (``"FASTA"``, ``"bigWig of track 'dnase'"``).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(
+            f"{what} file {p} does not exist: check the path (relative paths in a "
+            "config resolve against the config file's folder)"
+        )
+    if not p.is_file():
+        raise InputError(f"{what} path {p} is not a file")
+    return p
+
+
+def alias_chrom(name: str, alias: ChromAlias) -> str:
+    """Map a FASTA chromosome name to the name another file uses.
+
+    Parameters
+    ----------
+    name : str
+        Name in the FASTA.
+    alias : {"none", "add_chr", "strip_chr"}
+        ``add_chr`` turns ``1`` into ``chr1`` (names already starting with ``chr`` stay);
+        ``strip_chr`` turns ``chr1`` into ``1``.
+    """
+    if alias == "none":
+        return name
+    if alias == "add_chr":
+        return name if name.startswith("chr") else "chr" + name
+    if alias == "strip_chr":
+        return name[3:] if name.startswith("chr") and len(name) > 3 else name
+    raise ValueError(f"chrom_alias must be one of {CHROM_ALIASES}, not {alias!r}")
+
+
+def bigwig_chrom_sizes(path: str | os.PathLike, what: str = "bigWig") -> dict[str, int]:
+    """Chromosome names and lengths from a bigWig header (the file is closed again).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not a bigWig.
+    """
+    import pyBigWig
+
+    p = check_file(path, what)
+    try:
+        bw = pyBigWig.open(str(p))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        raise InputError(
+            f"{what} file {p} is not a readable bigWig: convert bedGraph or wig files with "
+            "UCSC bedGraphToBigWig / wigToBigWig first"
+        )
+    try:
+        return dict(bw.chroms())
+    finally:
+        bw.close()
+
+
+def _suggest_alias(fasta_names: Iterable[str], other_names: Iterable[str]) -> str | None:
+    fasta_names, other = list(fasta_names), set(other_names)
+    for alias in ("add_chr", "strip_chr"):
+        if any(alias_chrom(c, alias) != c for c in fasta_names) and all(
+            alias_chrom(c, alias) in other for c in fasta_names
+        ):
+            return alias
+    return None
+
+
+def check_chrom_agreement(
+    fasta: str | os.PathLike,
+    fasta_sizes: Mapping[str, int],
+    others: Mapping[str, Mapping[str, int]],
+    chroms: Iterable[str],
+    chrom_alias: ChromAlias = "none",
+) -> None:
+    """Check that every other file has the chromosomes used, with the FASTA's lengths.
+
+    Parameters
+    ----------
+    fasta : path
+        The FASTA, for the message.
+    fasta_sizes : mapping
+        FASTA chromosome name -> length.
+    others : mapping
+        File path -> its chromosome sizes (e.g. from :func:`bigwig_chrom_sizes`).
+    chroms : iterable of str
+        FASTA names of the chromosomes used.
+    chrom_alias : {"none", "add_chr", "strip_chr"}
+        How a FASTA name maps to a name in the other files.
+
+    Raises
+    ------
+    InputError
+        One error listing, per file, the missing chromosomes and the length mismatches,
+        with the ``chrom_alias`` setting that fixes a ``chr`` prefix difference.
+    """
+    chroms = list(chroms)
+    problems: list[str] = []
+    fixes: set[str] = set()
+    for path, sizes in others.items():
+        missing, wrong_len = [], []
+        for c in chroms:
+            name = alias_chrom(c, chrom_alias)
+            if name not in sizes:
+                missing.append(c if name == c else f"{c} (as {name})")
+            elif sizes[name] != fasta_sizes[c]:
+                wrong_len.append(f"{name}: {sizes[name]:,} bp vs {fasta_sizes[c]:,} in the FASTA")
+        if not missing and not wrong_len:
+            continue
+        lines = [f"  {path}:"]
+        if missing:
+            shown = ", ".join(missing[:8]) + (
+                f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+            )
+            have = ", ".join(list(sizes)[:8]) + (" ..." if len(sizes) > 8 else "")
+            lines.append(f"    lacks {shown}; it has {have}")
+            fix = _suggest_alias(chroms, sizes)
+            if fix is not None:
+                fixes.add(fix)
+        if wrong_len:
+            lines.append("    different lengths (another assembly?): " + "; ".join(wrong_len[:5]))
+        problems.append("\n".join(lines))
+    if not problems:
+        return
+    if fixes:
+        hint = (
+            f"The names differ only by a 'chr' prefix: set data.chrom_alias: {min(fixes)} "
+            "(it maps FASTA names to bigWig names)."
+        )
+    else:
+        hint = (
+            "Use files from the same assembly, or list the chromosomes to use in data.chroms "
+            "(chrom_alias: add_chr / strip_chr fixes a 'chr' prefix difference)."
+        )
+    raise InputError(
+        f"chromosomes of FASTA {fasta} do not agree with other files "
+        f"(chrom_alias: {chrom_alias}):\n" + "\n".join(problems) + "\n" + hint
+    )
+
+
+def read_bed(
+    path: str | os.PathLike,
+    what: str = "BED",
+    chrom_sizes: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """Read the first three columns of a BED file (plus ``name`` when present).
+
+    Comment, ``track`` and ``browser`` lines are skipped. With ``chrom_sizes``, rows on
+    chromosomes that are not in it are dropped (logged); if no row is left, that is an error
+    naming the mismatch.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file is, for messages.
+    chrom_sizes : mapping, optional
+        Chromosomes known to the FASTA.
+
+    Returns
+    -------
+    pd.DataFrame with columns chrom (str), start, end (int64), name (str, "" when absent).
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, fewer than three columns, non-integer coordinates, start > end
+        or negative start (with the line number).
+    """
+    p = check_file(path, what)
+    chroms, starts, ends, names = [], [], [], []
+    with open(p) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\n\r").split("\t")
+            if len(fields) < 3:
+                fields = line.split()
+            if len(fields) < 3:
+                raise InputError(
+                    f"{what} {p}, line {lineno}: needs at least 3 tab-separated columns "
+                    f"(chrom, start, end), got {line.strip()!r}"
+                )
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise InputError(
+                    f"{what} {p}, line {lineno}: start and end must be integers, got "
+                    f"{fields[1]!r} and {fields[2]!r}"
+                ) from None
+            if start < 0 or start > end:
+                raise InputError(
+                    f"{what} {p}, line {lineno}: start {start} > end {end} (or negative); BED "
+                    "is 0-based with start <= end: fix or drop this line"
+                )
+            chroms.append(fields[0])
+            starts.append(start)
+            ends.append(end)
+            names.append(fields[3] if len(fields) > 3 else "")
+    if not chroms:
+        raise InputError(f"{what} {p} holds no intervals: give a BED with chrom, start, end lines")
+    df = pd.DataFrame(
+        {
+            "chrom": pd.Series(chroms, dtype=object),
+            "start": np.asarray(starts, dtype=np.int64),
+            "end": np.asarray(ends, dtype=np.int64),
+            "name": pd.Series(names, dtype=object),
+        }
+    )
+    if chrom_sizes is not None:
+        known = df["chrom"].isin(list(chrom_sizes))
+        if not known.any():
+            seen = ", ".join(sorted(set(chroms))[:8])
+            fix = _suggest_alias(sorted(set(chroms)), chrom_sizes)
+            hint = (
+                " (the names differ by a 'chr' prefix: rename them in the BED to the FASTA's names)"
+                if fix
+                else ""
+            )
+            raise InputError(
+                f"{what} {p}: none of its chromosomes ({seen}) is in the FASTA, which has "
+                f"{', '.join(list(chrom_sizes)[:8])}{hint}"
+            )
+        if not known.all():
+            dropped = sorted(set(df.loc[~known, "chrom"]))
+            log.info(
+                "%s %s: ignoring %d rows on chromosomes not used: %s",
+                what,
+                p,
+                int((~known).sum()),
+                ", ".join(dropped[:10]),
+            )
+            df = df[known].reset_index(drop=True)
+    return df
+
+
 class Genome:
     """Random access to a reference genome as uint8 base codes.
 
-    The pyfaidx handle is opened lazily on first use in each process, so a Genome can be
-    pickled to DataLoader workers.
+    The pyfaidx handle is opened lazily in each process (a handle inherited through fork
+    shares its file offset with the parent, so it is reopened when the process id changes),
+    so a Genome can be pickled or forked to DataLoader workers.
 
     Parameters
     ----------
     path : str or Path
-        FASTA file (plain or bgzipped with a .fai/.gzi index). A missing .fai is built.
+        FASTA file (plain or bgzipped with a .fai/.gzi index). A missing .fai is built
+        (and logged).
     in_memory : bool or None
         Hold the whole genome as uint8 codes (1 byte per base). ``None`` chooses it
         automatically when the genome is smaller than ``in_memory_max_bp``.
@@ -61,20 +327,20 @@ class Genome:
         in_memory: bool | None = None,
         in_memory_max_bp: int = 200_000_000,
     ) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InputError(f"FASTA file {self.path} does not exist: check the path")
+        self.path = check_file(path, "FASTA")
+        self._fasta = None
+        self._pid: int | None = None
+        self._codes: dict[str, np.ndarray] | None = None
         self.chrom_sizes = self._read_sizes()
         total = sum(self.chrom_sizes.values())
         self.in_memory = total <= in_memory_max_bp if in_memory is None else bool(in_memory)
-        self._fasta = None
-        self._codes: dict[str, np.ndarray] | None = None
 
     def _read_sizes(self) -> dict[str, int]:
         fai = Path(str(self.path) + ".fai")
         if not fai.exists():
-            log.warning("FASTA index %s not found: building it", fai)
+            log.warning("FASTA index %s not found: building it (once)", fai)
             self._open()
+            self._close()
         sizes: dict[str, int] = {}
         with open(fai) as fh:
             for lineno, line in enumerate(fh, 1):
@@ -90,7 +356,8 @@ class Genome:
         return sizes
 
     def _open(self):
-        if self._fasta is None:
+        pid = os.getpid()
+        if self._fasta is None or self._pid != pid:
             import pyfaidx
 
             try:
@@ -107,11 +374,19 @@ class Genome:
                     f"cannot write the index of {self.path} ({e}); run `samtools faidx "
                     f"{self.path}` where you may write, or copy the FASTA"
                 ) from e
+            self._pid = pid
         return self._fasta
+
+    def _close(self) -> None:
+        if self._fasta is not None and self._pid == os.getpid():
+            self._fasta.close()
+        self._fasta = None
+        self._pid = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_fasta"] = None
+        state["_pid"] = None
         return state
 
     @property
@@ -133,14 +408,36 @@ class Genome:
                 f"chromosome {chrom!r} is not in FASTA {self.path}{hint}; it has: {names}"
             ) from None
 
+    def preload(self) -> None:
+        """Read the whole genome into memory as uint8 codes now (if ``in_memory``).
+
+        Call it in the main process before DataLoader workers fork, so they share one copy.
+        """
+        if self.in_memory:
+            self._load_codes()
+
     def _load_codes(self) -> dict[str, np.ndarray]:
         if self._codes is None:
             fa = self._open()
             self._codes = {c: encode(fa[c][:]) for c in self.chrom_sizes}
         return self._codes
 
+    def read_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Codes of ``chrom:start-end`` that must lie inside the chromosome (no checks, no copy
+        when in memory).
+
+        Returns
+        -------
+        np.ndarray, shape (end - start,), dtype uint8
+        """
+        if self.in_memory:
+            return self._load_codes()[chrom][start:end]
+        return encode(self._open()[chrom][start:end])
+
     def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Base codes of ``chrom:start-end`` (0-based half-open), padded with N past the ends.
+
+        Soft-masked (lower-case) bases get the codes of their upper-case letters.
 
         Returns
         -------
@@ -150,10 +447,10 @@ class Genome:
         if end < start:
             raise InputError(f"region {chrom}:{start}-{end} has end < start")
         lo, hi = max(start, 0), min(end, size)
+        if lo == start and hi == end:
+            out = self.read_raw(chrom, lo, hi)
+            return out.copy() if self.in_memory else out
         out = np.full(end - start, N_CODE, dtype=np.uint8)
         if hi > lo:
-            if self.in_memory:
-                out[lo - start : hi - start] = self._load_codes()[chrom][lo:hi]
-            else:
-                out[lo - start : hi - start] = encode(self._open()[chrom][lo:hi])
+            out[lo - start : hi - start] = self.read_raw(chrom, lo, hi)
         return out

@@ -1,0 +1,271 @@
+"""WindowDataset: one-hot DNA windows and their per-base targets; WindowSampler for DDP.
+
+Tensor contract of one item (a dict):
+
+- ``seq``: float32 (4, L), rows A, C, G, T; N is an all-zero column.
+- ``target``: float32 (T, L_out), L_out = (L - 2 * crop) // bin_size, the transformed track
+  values over the output region ``[start + crop, end - crop)``.
+- ``chrom`` (str), ``start``, ``end`` (int): the INPUT window actually read, after jitter
+  and shift, 0-based half-open. A reverse-complemented item keeps the forward coordinates.
+
+Augmentation (training only): ``jitter`` and ``max_shift`` move the whole window (sequence and
+targets together, so targets stay aligned at single-base resolution) by a random offset in
+``[-(jitter + max_shift), jitter + max_shift]``; ``reverse_complement`` flips half of the items:
+the sequence is reverse-complemented, the targets are reversed along the length and strand
+pairs (e.g. RNA + / -) swap rows. The random draws depend only on ``(seed, epoch, index)``,
+so a run is reproducible whatever the number of workers or ranks. The epoch reaches the
+workers with the index: :class:`WindowSampler` yields ``(index, epoch)`` pairs.
+
+File handles (pyfaidx, pyBigWig, memory maps) are opened lazily in each worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from genodil.data.tracks import TrackSpec, transform_tracks
+from genodil.genome.encode import one_hot
+
+__all__ = ["SequenceSource", "TrackSource", "WindowDataset", "WindowSampler"]
+
+_ARANGE4 = np.arange(4, dtype=np.uint8)[:, None]
+
+
+class SequenceSource(Protocol):
+    """What the dataset needs from a genome (``Genome`` or ``CachedGenome``)."""
+
+    chrom_sizes: dict[str, int]
+
+    def fetch(self, chrom: str, start: int, end: int) -> np.ndarray: ...
+
+    def read_raw(self, chrom: str, start: int, end: int) -> np.ndarray: ...
+
+
+class TrackSource(Protocol):
+    """What the dataset needs from tracks (``Tracks`` or ``CachedTracks``)."""
+
+    specs: list[TrackSpec]
+
+    def values(
+        self, chrom: str, start: int, end: int, out: np.ndarray | None = None
+    ) -> np.ndarray: ...
+
+
+class WindowDataset(Dataset):
+    """Map-style dataset over a window table.
+
+    Parameters
+    ----------
+    genome : Genome or CachedGenome
+    tracks : Tracks or CachedTracks
+    windows : pd.DataFrame
+        Columns chrom, start, end; every window has length ``end - start`` = L.
+    crop : int
+        Bases cut from each side of the input window to give the output region.
+    bin_size : int
+        Output resolution; ``L - 2 * crop`` must be divisible by it.
+    strand_pairs : list of int or None
+        Track permutation applied under reverse complement.
+    reverse_complement : bool
+        Reverse-complement half of the items (training augmentation).
+    max_shift : int
+        Largest random shift per item (bases, each way).
+    jitter : int
+        Largest random per-epoch move of each window (bases, each way).
+    seed : int
+        Seed of all random draws.
+    """
+
+    def __init__(
+        self,
+        genome: SequenceSource,
+        tracks: TrackSource,
+        windows: pd.DataFrame,
+        crop: int = 0,
+        bin_size: int = 1,
+        strand_pairs: Sequence[int] | None = None,
+        reverse_complement: bool = False,
+        max_shift: int = 0,
+        jitter: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.genome = genome
+        self.tracks = tracks
+        lengths = (windows["end"] - windows["start"]).unique()
+        if len(lengths) > 1:
+            raise ValueError(f"windows have different lengths: {sorted(lengths)[:5]}")
+        self.window = int(lengths[0]) if len(lengths) else 0
+        self.crop = int(crop)
+        self.bin_size = int(bin_size)
+        if len(windows) and (self.window - 2 * self.crop) % self.bin_size:
+            raise ValueError("window - 2 * crop must be divisible by bin_size")
+        self.output_length = max(self.window - 2 * self.crop, 0) // self.bin_size
+        codes, uniques = pd.factorize(windows["chrom"])
+        self._chrom_names: list[str] = [str(c) for c in uniques]
+        self._chrom_idx = np.asarray(codes, dtype=np.int32)
+        self._starts = windows["start"].to_numpy(dtype=np.int64).copy()
+        self.strand_pairs = list(strand_pairs) if strand_pairs is not None else None
+        self.reverse_complement = bool(reverse_complement)
+        self.max_shift = int(max_shift)
+        self.jitter = int(jitter)
+        self.seed = int(seed)
+        self.epoch = 0
+        self._aug_epoch: int | None = None
+        self._aug: tuple[np.ndarray, np.ndarray] | None = None
+        self._identity = all(s.is_identity() for s in tracks.specs)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @property
+    def augments(self) -> bool:
+        """True when any augmentation is on."""
+        return self.reverse_complement or self.max_shift > 0 or self.jitter > 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch used by items requested with a plain integer index."""
+        self.epoch = int(epoch)
+
+    def augmentation(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The offsets and reverse-complement flags of every window in ``epoch``.
+
+        Returns
+        -------
+        offsets : np.ndarray, shape (N,), int64
+        flip : np.ndarray, shape (N,), bool
+        """
+        if self._aug_epoch != epoch or self._aug is None:
+            n = len(self)
+            rng = np.random.default_rng([self.seed, epoch])
+            reach = self.jitter + self.max_shift
+            offsets = (
+                rng.integers(-self.jitter, self.jitter + 1, n)
+                + rng.integers(-self.max_shift, self.max_shift + 1, n)
+                if reach
+                else np.zeros(n, np.int64)
+            )
+            flip = rng.random(n) < 0.5 if self.reverse_complement else np.zeros(n, bool)
+            self._aug, self._aug_epoch = (offsets.astype(np.int64), flip), epoch
+        return self._aug
+
+    def _codes(self, chrom: str, start: int, end: int) -> np.ndarray:
+        if start >= 0 and end <= self.genome.chrom_sizes[chrom]:
+            return self.genome.read_raw(chrom, start, end)
+        return self.genome.fetch(chrom, start, end)
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """One window: seq (4, L), target (T, L_out), chrom, start, end."""
+        if isinstance(index, tuple):
+            index, epoch = index
+        else:
+            epoch = self.epoch
+        index = int(index)
+        if index < 0:
+            index += len(self)
+        chrom = self._chrom_names[self._chrom_idx[index]]
+        start = int(self._starts[index])
+        flip = False
+        if self.augments:
+            offsets, flips = self.augmentation(epoch)
+            start += int(offsets[index])
+            flip = bool(flips[index])
+        end = start + self.window
+
+        codes = self._codes(chrom, start, end)  # (L,) uint8 0..4
+        if flip:
+            # complement of 0..3 is 3 - c; N (4) wraps to 255, which one-hot maps to zeros
+            codes = np.subtract(np.uint8(3), codes[::-1])
+        seq = (codes[None, :] == _ARANGE4).astype(np.float32)  # (4, L)
+
+        raw = self.tracks.values(chrom, start + self.crop, end - self.crop)  # (T, L - 2 crop)
+        target = transform_tracks(raw, self.tracks.specs, self.bin_size, inplace=True)
+        if flip:
+            rows = self.strand_pairs if self.strand_pairs is not None else slice(None)
+            target = np.ascontiguousarray(target[rows, ::-1])  # (T, L_out)
+        return {
+            "seq": torch.from_numpy(seq),
+            "target": torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)),
+            "chrom": chrom,
+            "start": start,
+            "end": end,
+        }
+
+    def one_hot(self, index: int) -> np.ndarray:
+        """Unaugmented one-hot sequence of window ``index``, shape (4, L) (for checks)."""
+        chrom = self._chrom_names[self._chrom_idx[index]]
+        start = int(self._starts[index])
+        return one_hot(self._codes(chrom, start, start + self.window))
+
+
+class WindowSampler(DistributedSampler):
+    """Index sampler for one rank; shuffles by ``(seed, epoch)`` and yields the epoch too.
+
+    It subclasses ``DistributedSampler`` so Lightning uses it as is under DDP (no second
+    sampler is injected) and calls :meth:`set_epoch` every epoch.
+
+    Rank ``r`` of ``R`` takes positions ``r, r + R, ...`` of the (shuffled) order, so the
+    shares of the ranks are disjoint. With ``drop_last`` (training) the order is first cut to
+    a multiple of ``R`` so every rank runs the same number of steps; without it (evaluation)
+    nothing is repeated or dropped and the shares differ in length by at most one.
+
+    Parameters
+    ----------
+    dataset : WindowDataset
+    num_replicas, rank : int
+        Number of ranks and this rank.
+    shuffle : bool
+    seed : int
+    drop_last : bool
+    with_epoch : bool
+        Yield ``(index, epoch)`` pairs (for augmentation) instead of plain indices.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int = 1,
+        rank: int = 0,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        with_epoch: bool = False,
+    ) -> None:
+        super().__init__(
+            dataset,
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last,
+        )
+        self.with_epoch = with_epoch
+
+    def _indices(self) -> list[int]:
+        n = len(self.dataset)
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=g).tolist()
+        else:
+            order = list(range(n))
+        if self.drop_last:
+            order = order[: n - n % self.num_replicas]
+        return order[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[int | tuple[int, int]]:
+        idx = self._indices()
+        if self.with_epoch:
+            return iter([(i, self.epoch) for i in idx])
+        return iter(idx)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        if self.drop_last:
+            return n // self.num_replicas
+        return len(range(self.rank, n, self.num_replicas))

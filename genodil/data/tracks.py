@@ -1,0 +1,351 @@
+"""Coverage tracks: per-base values from bigWig, per-track transforms, pooling, strand pairs.
+
+Tensor contract: :meth:`Tracks.values` gives raw values of shape (T, L) (float32, NaN -> 0,
+zeros outside the chromosome); :func:`transform_tracks` maps (T, L) to (T, L // bin_size).
+
+Transforms run per track in this fixed order (each one skipped when unset):
+
+1. ``scale``: multiply by ``scale``.
+2. ``clip_soft``: above a threshold t, v becomes t + sqrt(v - t) (Basenji).
+3. ``clip``: values above ``clip`` become ``clip``.
+4. ``log1p``: v becomes log(1 + v).
+5. pooling to ``bin_size`` by ``pool`` ("sum" or "mean") over consecutive bins.
+
+pyBigWig handles do not survive fork or pickle, so :class:`Tracks` opens them lazily in each
+process (reopening when the process id changes) and never in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from genodil.errors import InputError
+from genodil.genome.io import ChromAlias, alias_chrom, check_file
+
+__all__ = [
+    "TrackSpec",
+    "Tracks",
+    "pool_bins",
+    "strand_pair_index",
+    "to_track_specs",
+    "transform_tracks",
+]
+
+
+@dataclass
+class TrackSpec:
+    """One coverage track and how its values become targets.
+
+    Parameters
+    ----------
+    name : str
+        Track name (used in metrics, prediction file names and ``strand_pair``).
+    path : str
+        bigWig file.
+    scale : float
+        Multiplier applied first.
+    clip_soft : float or None
+        Soft clip threshold t: values above t become t + sqrt(v - t).
+    clip : float or None
+        Hard clip: values above it become it.
+    log1p : bool
+        Apply log(1 + v) after clipping.
+    strand_pair : str or None
+        Name of the opposite-strand partner (e.g. RNA forward / reverse); the two swap
+        under reverse-complement augmentation.
+    pool : {"sum", "mean"}
+        How per-base values are pooled into ``bin_size`` bins.
+    """
+
+    name: str
+    path: str
+    scale: float = 1.0
+    clip_soft: float | None = None
+    clip: float | None = None
+    log1p: bool = False
+    strand_pair: str | None = None
+    pool: Literal["sum", "mean"] = "sum"
+
+    def is_identity(self) -> bool:
+        """True when no per-base transform is set (pooling aside)."""
+        return self.scale == 1.0 and self.clip_soft is None and self.clip is None and not self.log1p
+
+
+_SPEC_FIELDS = [f.name for f in dataclasses.fields(TrackSpec)]
+
+
+def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[TrackSpec]:
+    """Turn a list of TrackSpec or plain dicts (from YAML) into validated TrackSpecs.
+
+    Raises
+    ------
+    InputError
+        Unknown or missing keys, duplicate names, a bad ``pool``, a ``strand_pair`` that is not
+        another track or is not mutual.
+    """
+    import difflib
+
+    specs: list[TrackSpec] = []
+    for i, t in enumerate(tracks):
+        if isinstance(t, TrackSpec):
+            spec = dataclasses.replace(t)
+        elif isinstance(t, Mapping):
+            unknown = [k for k in t if k not in _SPEC_FIELDS]
+            if unknown:
+                near = difflib.get_close_matches(unknown[0], _SPEC_FIELDS, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise InputError(
+                    f"track {i} ({t.get('name', '?')}): unknown key {unknown[0]!r}{hint}; "
+                    f"valid keys: {', '.join(_SPEC_FIELDS)}"
+                )
+            missing = [k for k in ("name", "path") if k not in t]
+            if missing:
+                raise InputError(f"track {i}: needs keys name and path (missing {missing[0]})")
+            spec = TrackSpec(**t)
+        else:
+            raise InputError(f"track {i}: expected a mapping with name and path, got {t!r}")
+        spec.path = str(spec.path)
+        if spec.pool not in ("sum", "mean"):
+            raise InputError(
+                f"track {spec.name!r}: pool must be 'sum' or 'mean', not {spec.pool!r}"
+            )
+        if spec.clip_soft is not None and spec.clip is not None and spec.clip < spec.clip_soft:
+            raise InputError(
+                f"track {spec.name!r}: clip ({spec.clip}) is below clip_soft ({spec.clip_soft}); "
+                "the hard clip must be the larger threshold"
+            )
+        specs.append(spec)
+    if not specs:
+        raise InputError("data.tracks is empty: give at least one track with name and path")
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"track names must be unique; repeated: {', '.join(dup)}")
+    strand_pair_index(specs)  # validates pairs
+    return specs
+
+
+def strand_pair_index(specs: Sequence[TrackSpec]) -> list[int] | None:
+    """Permutation giving each track's strand partner (itself when unpaired).
+
+    Returns
+    -------
+    list of int, or None when no track names a partner.
+
+    Raises
+    ------
+    InputError
+        A partner that is not a track, or pairs that are not mutual.
+    """
+    names = [s.name for s in specs]
+    if all(s.strand_pair is None for s in specs):
+        return None
+    perm = list(range(len(specs)))
+    for i, s in enumerate(specs):
+        if s.strand_pair is None:
+            continue
+        if s.strand_pair not in names:
+            raise InputError(
+                f"track {s.name!r}: strand_pair {s.strand_pair!r} is not a track; tracks: "
+                f"{', '.join(names)}"
+            )
+        j = names.index(s.strand_pair)
+        if j == i or specs[j].strand_pair != s.name:
+            raise InputError(
+                f"track {s.name!r} names strand_pair {s.strand_pair!r}, but that track names "
+                f"{specs[j].strand_pair!r}; pairs must name each other"
+            )
+        perm[i] = j
+    return perm
+
+
+def pool_bins(x: np.ndarray, bin_size: int, how: str = "sum") -> np.ndarray:
+    """Pool the last axis into consecutive bins.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (..., L), L divisible by ``bin_size``
+    bin_size : int
+    how : {"sum", "mean"}
+
+    Returns
+    -------
+    np.ndarray, shape (..., L // bin_size)
+    """
+    if bin_size == 1:
+        return x
+    if x.shape[-1] % bin_size:
+        raise ValueError(f"length {x.shape[-1]} is not divisible by bin_size {bin_size}")
+    binned = x.reshape(*x.shape[:-1], x.shape[-1] // bin_size, bin_size)  # (..., L_out, bin)
+    if how == "sum":
+        return binned.sum(-1, dtype=np.float32)
+    if how == "mean":
+        return binned.mean(-1, dtype=np.float32)
+    raise ValueError(f"pool must be 'sum' or 'mean', not {how!r}")
+
+
+def _transform_one(v: np.ndarray, spec: TrackSpec) -> None:
+    """Apply scale, clip_soft, clip, log1p to one track in place."""
+    if spec.scale != 1.0:
+        v *= np.float32(spec.scale)
+    if spec.clip_soft is not None:
+        t = np.float32(spec.clip_soft)
+        over = v > t
+        if over.any():
+            v[over] = t + np.sqrt(v[over] - t)
+    if spec.clip is not None:
+        np.minimum(v, np.float32(spec.clip), out=v)
+    if spec.log1p:
+        np.log1p(v, out=v)
+
+
+def transform_tracks(
+    values: np.ndarray, specs: Sequence[TrackSpec], bin_size: int = 1, inplace: bool = False
+) -> np.ndarray:
+    """Apply each track's transforms, in the documented order, then pool to ``bin_size``.
+
+    Parameters
+    ----------
+    values : np.ndarray, shape (T, L), float32
+        Raw values, one row per spec.
+    specs : sequence of TrackSpec, length T
+    bin_size : int
+        Output resolution; L must be divisible by it.
+    inplace : bool
+        Allow overwriting ``values`` (saves a copy).
+
+    Returns
+    -------
+    np.ndarray, shape (T, L // bin_size), float32
+    """
+    if values.shape[0] != len(specs):
+        raise ValueError(f"{values.shape[0]} rows of values for {len(specs)} track specs")
+    if not inplace and not all(s.is_identity() for s in specs):
+        values = values.astype(np.float32, copy=True)
+    for i, spec in enumerate(specs):
+        if not spec.is_identity():
+            _transform_one(values[i], spec)
+    if bin_size == 1:
+        return values
+    pools = {s.pool for s in specs}
+    if len(pools) == 1:
+        return pool_bins(values, bin_size, pools.pop())
+    return np.stack([pool_bins(values[i], bin_size, s.pool) for i, s in enumerate(specs)])
+
+
+class Tracks:
+    """Read raw per-base values of several bigWig tracks.
+
+    Parameters
+    ----------
+    specs : sequence of TrackSpec or dicts
+    chrom_alias : {"none", "add_chr", "strip_chr"}
+        How a FASTA chromosome name becomes a bigWig name.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[TrackSpec | Mapping[str, Any]],
+        chrom_alias: ChromAlias = "none",
+    ) -> None:
+        self.specs = to_track_specs(specs)
+        for s in self.specs:
+            check_file(s.path, f"bigWig of track {s.name!r}")
+        self.chrom_alias = chrom_alias
+        self._handles: list | None = None
+        self._sizes: list[dict[str, int]] | None = None
+        self._pid: int | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Track names in order."""
+        return [s.name for s in self.specs]
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handles"] = None
+        state["_pid"] = None
+        return state
+
+    def _open(self) -> list:
+        pid = os.getpid()
+        if self._handles is None or self._pid != pid:
+            import pyBigWig
+
+            handles = []
+            for s in self.specs:
+                try:
+                    bw = pyBigWig.open(s.path)
+                except RuntimeError:
+                    bw = None
+                if bw is None:
+                    raise InputError(f"bigWig of track {s.name!r} ({s.path}) cannot be opened")
+                handles.append(bw)
+            self._handles = handles
+            self._sizes = [dict(bw.chroms()) for bw in handles]
+            self._pid = pid
+        return self._handles
+
+    def close(self) -> None:
+        """Close the handles opened by this process."""
+        if self._handles is not None and self._pid == os.getpid():
+            for bw in self._handles:
+                bw.close()
+        self._handles = None
+        self._pid = None
+
+    def chrom_sizes(self) -> dict[str, dict[str, int]]:
+        """Chromosome sizes of each bigWig header, keyed by path."""
+        from genodil.genome.io import bigwig_chrom_sizes
+
+        return {
+            s.path: bigwig_chrom_sizes(s.path, f"bigWig of track {s.name!r}") for s in self.specs
+        }
+
+    def values(self, chrom: str, start: int, end: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Raw per-base values of every track over ``chrom:start-end``.
+
+        Parameters
+        ----------
+        chrom : str
+            FASTA chromosome name (mapped through ``chrom_alias``).
+        start, end : int
+            0-based half-open; may run past the chromosome ends (zeros there).
+        out : np.ndarray, shape (T, end - start), float32, optional
+            Array to fill.
+
+        Returns
+        -------
+        np.ndarray, shape (T, end - start), float32; NaN (no coverage) reads as 0.
+        """
+        handles = self._open()
+        name = alias_chrom(chrom, self.chrom_alias)
+        n = end - start
+        if out is None:
+            out = np.empty((len(handles), n), dtype=np.float32)
+        for i, bw in enumerate(handles):
+            size = self._sizes[i].get(name)
+            if size is None:
+                raise InputError(
+                    f"bigWig of track {self.specs[i].name!r} ({self.specs[i].path}) has no "
+                    f"chromosome {name!r}; check data.chrom_alias or the chromosomes used"
+                )
+            lo, hi = max(start, 0), min(end, size)
+            row = out[i]
+            if lo == start and hi == end:
+                row[:] = bw.values(name, lo, hi, numpy=True)
+            else:
+                row[:] = 0.0
+                if hi > lo:
+                    row[lo - start : hi - start] = bw.values(name, lo, hi, numpy=True)
+        np.nan_to_num(out, copy=False, nan=0.0)
+        return out
