@@ -358,15 +358,19 @@ def score_variants(
             batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
             done = 0
             for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
-                pred = runner(codes)  # (2B, T, L_out): references then alternatives
-                ref_pred, alt_pred = pred[: len(batch)], pred[len(batch) :]
+                pred = runner(codes)  # (B + B_changed, T, L_out): references, alternatives
+                alt_row = len(batch)
                 for j, v in enumerate(batch):
+                    ref_j = pred[j]
+                    if v.m or v.n:
+                        alt_j = pred[alt_row]
+                        alt_row += 1
+                    else:  # REF == ALT: the same window, so exactly the same prediction
+                        alt_j = ref_j
                     ri, ai = _aligned_indices(v, geom, width)
-                    values[done + j] = scores_from_tracks(
-                        ref_pred[j][:, ri], alt_pred[j][:, ai], score_names
-                    )
+                    values[done + j] = scores_from_tracks(ref_j[:, ri], alt_j[:, ai], score_names)
                     if save is not None:
-                        save.add(v, ref_pred[j], alt_pred[j])
+                        save.add(v, ref_j, alt_j)
                 done += len(batch)
                 bar.update(len(batch))
         if save is not None:
@@ -386,14 +390,21 @@ def score_variants(
 
 
 def _window_codes(genome: Genome, batch: list[_Variant], geom: Geometry) -> np.ndarray:
-    """Reference windows then alternative windows, shape (2B, L) uint8."""
+    """Reference windows, then alternative windows of the variants that change the sequence.
+
+    Returns
+    -------
+    np.ndarray, shape (B + B_changed, L), uint8
+    """
     L = geom.window
     refs, alts = [], []
     for v in batch:
         ref = genome.fetch(v.chrom, v.win_start, v.win_start + L)
+        refs.append(ref)
+        if not (v.m or v.n):
+            continue
         after = v.win_start + v.block + v.m  # genome coordinate right after the changed block
         right = genome.fetch(v.chrom, after, after + L - v.block - v.n)
-        refs.append(ref)
         alts.append(np.concatenate([ref[: v.block], v.alt_codes, right]))  # (L,)
     return np.stack(refs + alts)
 
