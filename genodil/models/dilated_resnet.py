@@ -261,11 +261,21 @@ class DilatedResNet(nn.Module):
         self.check_input_length(seq.shape[-1])
         if not self.rc_equivariant:
             return self._forward_strand(seq)
-        n = seq.shape[0]
-        both = self._forward_strand(torch.cat([seq, reverse_complement(seq)], dim=0))  # (2B, ...)
+        rc_seq = reverse_complement(seq)
+        if self.training:
+            # One batch of both strands: BatchNorm sees them together and updates once.
+            n = seq.shape[0]
+            both = self._forward_strand(torch.cat([seq, rc_seq], dim=0))  # (2B, ...)
+            fwd = {key: value[:n] for key, value in both.items()}
+            rev = {key: value[n:] for key, value in both.items()}
+        else:
+            # Separate passes compute f(x) and f(rc(x)) bit for bit alike whichever strand
+            # is the input, so the mirror identity holds exactly (a 2B batch can round
+            # differently by position).
+            fwd, rev = self._forward_strand(seq), self._forward_strand(rc_seq)
         out = {
-            key: 0.5 * (value[:n] + self.rc_map(value[n:]))
-            for key, value in both.items()
+            key: 0.5 * (fwd[key] + self.rc_map(rev[key]))
+            for key in fwd
             if not (key == "signal" and self.head_kind == "profile_count")
         }
         if self.head_kind == "profile_count":

@@ -117,9 +117,22 @@ def logsumexp_bins(logits: Tensor, bin_size: int) -> Tensor:
 
 
 def _batch_norm(x: Tensor, norm: nn.BatchNorm1d, update_stats: bool) -> Tensor:
-    """Apply ``norm``; in training mode with ``update_stats=False`` leave its buffers alone."""
-    if norm.training and not update_stats:
-        return F.batch_norm(x, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+    """Apply ``norm``; in training mode with ``update_stats=False`` leave its buffers alone.
+
+    The statistics update goes to copies of the running buffers, so the same operation (and
+    the same tensors saved for backward, which checkpoint verifies) runs as in ``norm(x)``.
+    """
+    if norm.training and not update_stats and norm.track_running_stats:
+        return F.batch_norm(
+            x,
+            norm.running_mean.clone(),
+            norm.running_var.clone(),
+            norm.weight,
+            norm.bias,
+            True,
+            0.1 if norm.momentum is None else norm.momentum,
+            norm.eps,
+        )
     return norm(x)
 
 
@@ -160,7 +173,8 @@ class DilatedResidualBlock(_Residual):
     """BN → GELU → Conv1d(C → C_mid, k, dilation d) → BN → GELU → Conv1d(C_mid → C, 1) → dropout.
 
     The block returns its input plus that branch. The last BatchNorm's scale starts at
-    ``init_scale`` so the block starts near the identity.
+    ``init_scale`` and the last convolution's bias at 0, so the block starts near the identity
+    (exactly the identity for ``init_scale=0``).
 
     Parameters
     ----------
@@ -201,6 +215,7 @@ class DilatedResidualBlock(_Residual):
         self.proj = nn.Conv1d(mid_channels, channels, 1)
         self.dropout = nn.Dropout(dropout)
         nn.init.constant_(self.norm2.weight, init_scale)
+        nn.init.zeros_(self.proj.bias)  # with init_scale 0 the block is exactly the identity
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The residual branch; shape (B, C, L) to (B, C, L)."""
@@ -252,6 +267,7 @@ class ASPP(_Residual):
         self.proj = nn.Conv1d(merged, channels, 1)
         self.dropout = nn.Dropout(dropout)
         nn.init.constant_(self.norm_out.weight, init_scale)
+        nn.init.zeros_(self.proj.bias)
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The ASPP branches merged and projected; shape (B, C, L) to (B, C, L)."""

@@ -44,7 +44,8 @@ SCHEDULES: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
 
 
 def _nearest(name: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, allowed, n=1)
+    close = [a for a in allowed if name and a.startswith(name)]
+    close = close or difflib.get_close_matches(name, allowed, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
