@@ -1,0 +1,56 @@
+# Inputs: simulate the demo dataset (when config says so), then check every run's files agree.
+
+
+if SIMULATE:
+
+    rule simulate:
+        """Write the deterministic demo dataset (genome, tracks, variants) into {outdir}/data."""
+        output:
+            fasta=FASTA,
+            vcf=[VCF] if VCF else [],
+        params:
+            genodil=GENODIL,
+            out=DATA_ROOT,
+            preset=SIMULATE,
+            seed=CFG["simulate_seed"],
+        log:
+            f"{OUTDIR}/logs/simulate.log",
+        threads: RES["simulate"]["threads"]
+        resources:
+            mem_mb=RES["simulate"]["mem_mb"],
+            runtime=RES["simulate"]["runtime"],
+        shell:
+            logged(
+                "{params.genodil} simulate --out {params.out:q} --preset {params.preset} "
+                "--seed {params.seed}"
+            )
+
+
+checkpoint check_inputs:
+    """Check a run's FASTA, bigWigs, BEDs and the VCF agree on chromosome names and lengths.
+
+    `genodil check` indexes the FASTA if needed and writes its chromosome sizes, which the
+    per-chromosome prediction jobs fan out over.
+    """
+    input:
+        config=lambda wc: RUNS[wc.run]["config"],
+        fasta=FASTA,
+        vcf=[VCF] if VCF else [],
+    output:
+        sizes=f"{OUTDIR}/checks/{{run}}.chrom.sizes",
+    params:
+        genodil=GENODIL,
+        data_root=quoted(DATA_ROOT_ARGS),
+        vcf=f"--vcf {shlex.quote(VCF)}" if VCF else "",
+        overrides=lambda wc: quoted(RUNS[wc.run]["overrides"]),
+    log:
+        f"{OUTDIR}/logs/check/{{run}}.log",
+    threads: RES["check"]["threads"]
+    resources:
+        mem_mb=RES["check"]["mem_mb"],
+        runtime=RES["check"]["runtime"],
+    shell:
+        logged(
+            "{params.genodil} check --config {input.config:q} {params.data_root} "
+            "--fasta {input.fasta:q} {params.vcf} --chrom-sizes {output.sizes:q} {params.overrides}"
+        )
