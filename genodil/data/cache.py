@@ -200,8 +200,12 @@ def _progress(total: int, desc: str):
 
 def _write_atomic(path: Path, fill, nbytes: int) -> None:
     tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fill(fh)
+    try:
+        with open(tmp, "wb") as fh:
+            fill(fh)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if tmp.stat().st_size != nbytes:
         tmp.unlink()
         raise RuntimeError(f"cache file {path} has the wrong size")

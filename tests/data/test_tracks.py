@@ -1,0 +1,187 @@
+"""bigWig reading and track transforms against base-by-base and loop references."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import pickle
+
+import numpy as np
+import pyBigWig
+import pytest
+
+from genodil.data.tracks import (
+    Tracks,
+    TrackSpec,
+    pool_bins,
+    strand_pair_index,
+    to_track_specs,
+    transform_tracks,
+)
+from genodil.errors import InputError
+from tests.helpers import write_bigwig
+
+SIZES = {"c1": 500, "c2": 120}
+
+
+@pytest.fixture
+def bigwigs(tmp_path):
+    """``index.bw``: value at base i is i; ``holes.bw``: 2 * i with NaN (uncovered) gaps."""
+    idx = write_bigwig(
+        tmp_path / "index.bw", {c: np.arange(n, dtype=float) for c, n in SIZES.items()}
+    )
+    holes = {c: 2.0 * np.arange(n) for c, n in SIZES.items()}
+    holes["c1"][50:80] = np.nan
+    holes["c2"][:10] = np.nan
+    return idx, write_bigwig(tmp_path / "holes.bw", holes)
+
+
+def _reference_values(path, chrom: str, start: int, end: int) -> np.ndarray:
+    """pyBigWig read one base at a time; NaN and outside the chromosome -> 0."""
+    bw = pyBigWig.open(str(path))
+    size = bw.chroms()[chrom]
+    out = []
+    for i in range(start, end):
+        v = bw.values(chrom, i, i + 1)[0] if 0 <= i < size else 0.0
+        out.append(0.0 if math.isnan(v) else v)
+    bw.close()
+    return np.array(out, dtype=np.float32)
+
+
+def test_values_match_base_by_base_reference(bigwigs):
+    tracks = Tracks([TrackSpec("idx", str(bigwigs[0])), TrackSpec("holes", str(bigwigs[1]))])
+    for chrom, start, end in [
+        ("c1", 0, 500),
+        ("c1", 40, 90),
+        ("c1", -20, 30),
+        ("c1", 480, 530),
+        ("c2", -3, 125),
+        ("c2", 200, 210),
+    ]:
+        got = tracks.values(chrom, start, end)
+        assert got.shape == (2, end - start) and got.dtype == np.float32
+        for t, path in enumerate(bigwigs):
+            np.testing.assert_array_equal(got[t], _reference_values(path, chrom, start, end))
+    # value i at base i: coordinates are 0-based half-open
+    np.testing.assert_array_equal(tracks.values("c1", 10, 15)[0], [10, 11, 12, 13, 14])
+
+
+def test_values_with_chr_alias(tmp_path):
+    bw = write_bigwig(tmp_path / "chr.bw", {"chr1": np.arange(100, dtype=float)})
+    tracks = Tracks([TrackSpec("t", str(bw))], chrom_alias="add_chr")
+    np.testing.assert_array_equal(tracks.values("1", 5, 8)[0], [5, 6, 7])
+
+
+def _child_values(tracks: Tracks, queue) -> None:
+    queue.put(tracks.values("c1", 100, 110)[0].tolist())
+
+
+def test_tracks_open_lazily_and_survive_fork_and_pickle(bigwigs):
+    tracks = Tracks([TrackSpec("idx", str(bigwigs[0]))])
+    assert tracks._handles is None  # nothing opened by __init__
+    tracks.values("c1", 0, 5)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    p = ctx.Process(target=_child_values, args=(tracks, queue))
+    p.start()
+    got = queue.get(timeout=30)
+    p.join(timeout=30)
+    assert got == list(range(100, 110))
+    t2 = pickle.loads(pickle.dumps(tracks))
+    assert t2._handles is None
+    assert t2.values("c1", 100, 110)[0].tolist() == got
+
+
+def test_missing_bigwig_raises(tmp_path):
+    with pytest.raises(InputError, match=r"bigWig of track 'x' file .*missing\.bw does not"):
+        Tracks([{"name": "x", "path": str(tmp_path / "missing.bw")}])
+
+
+def _transform_reference(v: np.ndarray, spec: TrackSpec, bin_size: int) -> np.ndarray:
+    out = []
+    for x in v.tolist():
+        x *= spec.scale
+        if spec.clip_soft is not None and x > spec.clip_soft:
+            x = spec.clip_soft + math.sqrt(x - spec.clip_soft)
+        if spec.clip is not None and x > spec.clip:
+            x = spec.clip
+        if spec.log1p:
+            x = math.log1p(x)
+        out.append(x)
+    binned = []
+    for b in range(0, len(out), bin_size):
+        s = sum(out[b : b + bin_size])
+        binned.append(s if spec.pool == "sum" else s / bin_size)
+    return np.array(binned)
+
+
+@pytest.mark.parametrize("bin_size", [1, 4])
+def test_transforms_match_loop_reference_in_documented_order(bin_size):
+    rng = np.random.default_rng(0)
+    v = rng.gamma(0.7, 20.0, size=(5, 64)).astype(np.float32)
+    specs = [
+        TrackSpec("a", "a.bw"),
+        TrackSpec("b", "b.bw", scale=0.5, log1p=True, pool="mean"),
+        TrackSpec("c", "c.bw", clip_soft=10.0),
+        TrackSpec("d", "d.bw", scale=2.0, clip_soft=8.0, clip=12.0, log1p=True),
+        TrackSpec("e", "e.bw", clip=5.0, pool="mean"),
+    ]
+    got = transform_tracks(v, specs, bin_size)
+    assert got.shape == (5, 64 // bin_size) and got.dtype == np.float32
+    for t, spec in enumerate(specs):
+        np.testing.assert_allclose(got[t], _transform_reference(v[t], spec, bin_size), rtol=1e-5)
+    # the input was not changed (inplace=False)
+    assert not np.shares_memory(got, v)
+
+
+def test_soft_clip_is_basenji_formula():
+    v = np.array([[0.0, 4.0, 5.0, 6.0, 14.0]], dtype=np.float32)
+    got = transform_tracks(v, [TrackSpec("a", "a.bw", clip_soft=5.0)])
+    np.testing.assert_allclose(got[0], [0.0, 4.0, 5.0, 6.0, 8.0])  # 5 + sqrt(14 - 5) = 8
+
+
+def test_pool_bins_known_answer():
+    x = np.arange(8, dtype=np.float32)[None]
+    np.testing.assert_array_equal(pool_bins(x, 4, "sum"), [[6, 22]])
+    np.testing.assert_array_equal(pool_bins(x, 2, "mean"), [[0.5, 2.5, 4.5, 6.5]])
+    with pytest.raises(ValueError, match="not divisible"):
+        pool_bins(x, 3)
+
+
+def test_strand_pair_index():
+    specs = to_track_specs(
+        [
+            {"name": "dnase", "path": "d.bw"},
+            {"name": "plus", "path": "p.bw", "strand_pair": "minus"},
+            {"name": "minus", "path": "m.bw", "strand_pair": "plus"},
+        ]
+    )
+    assert strand_pair_index(specs) == [0, 2, 1]
+    assert strand_pair_index(specs[:1]) is None
+
+
+@pytest.mark.parametrize(
+    ("tracks", "match"),
+    [
+        (
+            [{"name": "a", "path": "a.bw", "log1P": True}],
+            r"unknown key 'log1P' \(did you mean 'log1p'",
+        ),
+        ([{"name": "a"}], "missing path"),
+        ([{"name": "a", "path": "a"}, {"name": "a", "path": "b"}], "repeated: a"),
+        ([{"name": "a", "path": "a", "strand_pair": "b"}], "'b' is not a track"),
+        (
+            [
+                {"name": "a", "path": "a", "strand_pair": "b"},
+                {"name": "b", "path": "b"},
+            ],
+            "pairs must name each other",
+        ),
+        ([{"name": "a", "path": "a", "pool": "max"}], "pool must be"),
+        ([{"name": "a", "path": "a", "clip_soft": 10, "clip": 5}], "below clip_soft"),
+        ([], "empty"),
+    ],
+)
+def test_track_specs_bad_input_raises(tracks, match):
+    with pytest.raises(InputError, match=match):
+        to_track_specs(tracks)
