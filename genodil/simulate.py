@@ -101,7 +101,7 @@ for _i, _b in enumerate(_BASES):
 
 # PWM and occupancy: core (upper-case) positions carry most of the information, so changing one
 # core base breaks a site while flank (lower-case) bases only modulate its occupancy.
-_CORE_P = 0.98
+_CORE_P = 0.99
 _FLANK_P = 0.6
 _N_LOG_ODDS = -30.0  # an N inside a window rules the site out
 _OCC_SLOPE = 1.5
@@ -128,7 +128,7 @@ class Motif:
     ----------
     name : str
     consensus : str
-        Upper-case letters are core positions (consensus probability 0.98), lower-case letters
+        Upper-case letters are core positions (consensus probability 0.99), lower-case letters
         flank positions (0.6); the other bases share the rest equally.
     role : {"local", "enhancer", "promoter", "oriented"}
     local_height : float
@@ -648,8 +648,9 @@ def _choose_variants(chrom: _Chrom, scale: int, rng: np.random.Generator) -> lis
         np.add.at(loud, np.clip(s.start - 400, 0, size), 1)
         np.add.at(loud, np.clip(s.start + 420, 0, size), -1)
     quiet = np.cumsum(loud[:size]) == 0
-    is_n = np.convolve((codes == _N).astype(np.int32), np.ones(201, np.int32), "same") > 0
-    quiet &= ~is_n
+    n_cum = np.concatenate([[0], np.cumsum(codes == _N)])
+    idx = np.arange(size)
+    quiet &= n_cum[np.minimum(idx + 101, size)] == n_cum[np.maximum(idx - 100, 0)]  # no N +-100
     quiet[:_EDGE] = quiet[size - _EDGE :] = False
 
     def accept(v: _Variant, threshold: float) -> bool:
@@ -1116,6 +1117,8 @@ def _predict_regions(chrom: _Chrom) -> list[tuple]:
                 continue
             a = p.start - width // 2
             if a < _EDGE or a + width > size - _EDGE or (chrom.codes[a : a + width] == _N).any():
+                continue
+            if any(a < r[2] and r[1] < a + width for r in rows):
                 continue
             rows.append((chrom.name, a, a + width, label))
             break
