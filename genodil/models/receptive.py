@@ -353,14 +353,16 @@ def _hybrid_suggestion(geo: TowerGeometry) -> dict[str, Any] | None:
     """A gap-free schedule reaching at least as far, or None.
 
     For k = 3: the HDC cycle 1, 2, 5 scaled by 8 per repeat (1, 2, 5, 8, 16, 40, 64, ...),
-    cut after the first block that reaches the target; every prefix of it is gap-free. For
-    other kernels: exponential with rate k.
+    cut when the sum of dilations reaches the target, the last one shortened to match it;
+    every such prefix is gap-free (checked below). For other kernels: exponential with rate k.
     """
     target = sum(geo.dilations) + (max(geo.aspp) if geo.aspp else 0)
     if geo.kernel == 3:
         values: list[int] = []
         for i in range(60):
-            values.append((1, 2, 5)[i % 3] * 8 ** (i // 3))
+            # the last block only needs to make up the difference; any dilation up to the
+            # contiguous width already reached keeps the reach gap-free
+            values.append(min((1, 2, 5)[i % 3] * 8 ** (i // 3), target - sum(values)))
             if sum(values) >= target:
                 break
         spec: dict[str, Any] = {"schedule": "list", "values": values}
@@ -478,7 +480,7 @@ def _warning_text(report: Mapping[str, Any]) -> str:
     if sugg is not None:
         text += (
             f" Use a hybrid schedule, e.g. model.dilations: {sugg['dilations']['values']} "
-            f"(HDC cycle 1, 2, 5 scaled by 8 per repeat; {sugg['blocks']} blocks, "
+            f"(the HDC cycle 1, 2, 5 scaled by 8 per repeat; {sugg['blocks']} blocks, "
             f"R = {sugg['receptive_field_bp']:,} bp, no blind spots),"
             if sugg["dilations"]["schedule"] == "list"
             else f" Use e.g. model.dilations: {sugg['dilations']} ({sugg['blocks']} blocks, "
