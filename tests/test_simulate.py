@@ -67,7 +67,7 @@ def tiny(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def genome(tiny) -> dict[str, str]:
     fa = pyfaidx.Fasta(str(tiny / "genome.fa"), sequence_always_upper=False)
-    seqs = {name: str(fa[name][:]) for name in fa}
+    seqs = {record.name: str(record[:]) for record in fa}
     fa.close()
     return seqs
 
@@ -398,7 +398,7 @@ def test_expected_tracks_match_slow_reference():
             (1000, "ap1", "-"),
             (2000, "sp1", "+"),
             (4500, "ets", "-"),  # 2.5 kb from the promoter: counts
-            (6000, "sp1", "-"),  # its enhancer sits 1.5-5 kb away too
+            (7600, "sp1", "-"),  # the same enhancer, 3.1 kb to its left
             (8700, "tata", "-"),
         ],
     )
