@@ -100,9 +100,9 @@ def _regions(args: argparse.Namespace, genome):
     if sum(given) != 1:
         raise InputError("give exactly one of --regions BED, --region chr:start-end, --genome")
     if args.regions is not None:
-        return tiles.regions_from_bed(args.regions, genome)
+        return tiles.regions_from_bed(args.regions)
     if args.region:
-        return tiles.regions_from_strings(args.region, genome)
+        return tiles.regions_from_strings(args.region)
     return tiles.whole_genome_regions(genome)
 
 
@@ -229,7 +229,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     dm = build_datamodule(cfg)  # validates files, chromosome names and lengths
     genome = dm.genome
     checked = [f"FASTA {genome.path}: {len(genome.chrom_sizes)} chromosomes"]
-    checked += [f"bigWig {t.path} ({t.name})" for t in dm.track_specs]
+    checked += [f"bigWig {t.path} ({t.name})" for t in dm.specs]
     for vcf in args.vcf:
         from genodil.genome.vcf import read_vcf
 
@@ -462,6 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    """genodil's own messages to stderr; Lightning's banner lines only with GENODIL_LOG=INFO."""
+    level = os.environ.get("GENODIL_LOG", "WARNING").upper()
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("genodil: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(level)
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad usage or input)."""
     parser = build_parser()
@@ -482,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides, extra = extra, []
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=os.environ.get("GENODIL_LOG", "WARNING"), format="%(message)s")
+    _configure_logging()
     func: Callable[..., int] = args.func
     try:
         return func(args, extra) if args.command == "train" else func(args)

@@ -120,7 +120,7 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
 
     dm = build_datamodule(cfg)
     data_kw = _data_kwargs(cfg)
-    tracks = dm.track_specs
+    tracks = dm.specs
     model_kw = cfg.model.as_dict() if hasattr(cfg.model, "as_dict") else dict(cfg.model)
     model_kw.update(
         n_tracks=len(dm.track_names),
@@ -255,6 +255,9 @@ def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool 
         )
     train_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
     settings = TrainSettings(**train_kw)
+    if not progress:
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     dm, module, _ = build_run(cfg)
     trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress)
