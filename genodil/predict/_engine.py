@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from genodil.errors import InputError
-from genodil.genome.encode import one_hot_torch
+from genodil.genome.encode import one_hot, one_hot_torch
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "32", "bf16"]
@@ -207,7 +207,11 @@ class ModelRunner:
         -------
         np.ndarray, shape (B, T, L_out), float32
         """
-        x = one_hot_torch(torch.from_numpy(np.ascontiguousarray(codes)).to(self.device))
+        if self.device.type == "cpu":
+            # numpy's one-hot is ~1000x faster than torch's on CPU here (0.02 vs 39 ms, 8 x 4 kb)
+            x = torch.from_numpy(one_hot(codes))  # (B, 4, L)
+        else:  # move 1 byte per base, encode on the device
+            x = one_hot_torch(torch.from_numpy(np.ascontiguousarray(codes)).to(self.device))
         if not self.rc_average:
             return self._forward(x).cpu().numpy()
         b = x.shape[0]
