@@ -289,6 +289,7 @@ def predict_regions(
     header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
     writers: dict[str, object] = {}
     npy_files: list[tuple[str, Path]] = []
+    npy: NpyStream | None = None
     total_bp = int((merged["end"] - merged["start"]).sum())
     try:
         for name in names:
@@ -301,7 +302,6 @@ def predict_regions(
             npz_dir.mkdir(parents=True, exist_ok=True)
         runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
         with runner, _progress_bar(total_bp, progress) as bar:
-            npy: NpyStream | None = None
             current = -1
             for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
                 for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
@@ -317,6 +317,7 @@ def predict_regions(
                     bar.update(end - tile.out_start)
             if npy is not None:
                 npy.close()
+                npy = None
         for bw in writers.values():
             bw.close()
         writers.clear()
@@ -333,6 +334,8 @@ def predict_regions(
     finally:
         for bw in writers.values():
             bw.close()
+        if npy is not None:
+            npy.abandon()
         for path in tmp.values():
             remove_quietly(path)
         if npz_dir is not None:
@@ -341,7 +344,16 @@ def predict_regions(
     return final
 
 
-def _next_npy(npy, npz_dir, npy_files, merged, tile, n_tracks, geom):
+def _next_npy(
+    npy: NpyStream | None,
+    npz_dir: Path,
+    npy_files: list[tuple[str, Path]],
+    merged: pd.DataFrame,
+    tile: _Tile,
+    n_tracks: int,
+    geom: Geometry,
+) -> tuple[NpyStream, int]:
+    """Close the current region's array and start the next one, shape (T, n_bins)."""
     if npy is not None:
         npy.close()
     chrom, start, end = merged.iloc[tile.region]

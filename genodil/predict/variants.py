@@ -466,8 +466,7 @@ class _TrackSaver:
 
     def cleanup(self) -> None:
         for stream in self.streams.values():
-            if not stream._fh.closed:
-                stream._fh.close()
+            stream.abandon()
         remove_quietly(self.dir)
         remove_quietly(tmp_path_for(self.path))
 

@@ -118,7 +118,10 @@ def test_interrupted_predict_leaves_no_complete_file(genome, tmp_path):
     old.write_bytes(b"previous result")
     model = FailingModel(integer_weight(1, 3), crop=2, fail_at=3)
     with pytest.raises(RuntimeError, match="simulated failure"):
-        predict_regions(model, genome, [("c1", 0, 1000)], out_dir, ["t0"], window=20, batch_size=2)
+        predict_regions(
+            model, genome, [("c1", 0, 1000)], out_dir, ["t0"], window=20, batch_size=2,
+            npz=out_dir / "p.npz",
+        )  # fmt: skip
     assert sorted(p.name for p in out_dir.iterdir()) == ["t0.bw"]
     assert old.read_bytes() == b"previous result"  # untouched, not half-overwritten
     assert model.training  # training mode restored after the failure
