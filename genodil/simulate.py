@@ -773,14 +773,16 @@ def _choose_variants(chrom: _Chrom, scale: int, rng: np.random.Generator) -> lis
         v = _Variant(name, anchor, "del_break_local_ap1", ref, [ref[0]], "break", "ap1", "local")
         kept += accept(v, 0.3 * _peak_mass(ap1))
 
+    loud_cum = np.concatenate([[0], np.cumsum(~quiet, dtype=np.int32)])
+    quiet_starts = np.flatnonzero(loud_cum[21:] == loud_cum[:-21])  # 21 quiet bases from here
+
     def quiet_pos() -> int:
-        while True:
-            g = int(rng.integers(_EDGE, size - _EDGE))
-            if quiet[g : g + 21].all():
-                return g
+        return int(quiet_starts[rng.integers(len(quiet_starts))])
 
     kept = 0
-    while kept < scale:
+    for _ in range(50 * scale if len(quiet_starts) else 0):
+        if kept == scale:
+            break
         g = quiet_pos()
         ref = _BASES[codes[g]]
         alt = ref + _codes_str(_on_strand(ap1.codes, 1 if rng.random() < 0.5 else -1))
@@ -789,7 +791,9 @@ def _choose_variants(chrom: _Chrom, scale: int, rng: np.random.Generator) -> lis
     neutral_max = 0.01 * _peak_mass(ap1)
     for prefix, n in (("neutral_snv", 5), ("neutral_del", 1), ("neutral_ins", 1)):
         kept = 0
-        while kept < n * scale:
+        for _ in range(50 * n * scale if len(quiet_starts) else 0):
+            if kept == n * scale:
+                break
             g = quiet_pos()
             k = int(rng.integers(1, 21))
             ref = _BASES[codes[g]]
@@ -911,23 +915,9 @@ def simulate(
     fam_rng = _rng(seed, 99)
     families = [fam_rng.integers(0, 4, n, dtype=np.uint8) for n in (300, 1500, 4000)]
 
-    paths: dict[str, Path] = {"fasta": out / "genome.fa", "fai": out / "genome.fa.fai"}
-    for t in TRACKS:
-        paths[t] = out / f"{t}.bw"
-    if write_expected:
-        for t in TRACKS:
-            paths[f"{t}_expected"] = out / f"{t}.expected.bw"
-    bw_keys = [k for k in paths if k not in ("fasta", "fai")]
-    paths |= {
-        "vcf": out / "variants.vcf",
-        "vcf_gz": out / "variants.vcf.gz",
-        "vcf_tbi": out / "variants.vcf.gz.tbi",
-        "variants_truth": out / "variants_truth.tsv",
-        "truth": out / "truth.tsv",
-        "regions": out / "regions.bed",
-        "regions_predict": out / "regions_predict.bed",
-        "manifest": out / "manifest.json",
-    }
+    paths = _output_paths(out, write_expected)
+    bw_keys = [k for k in paths if k in TRACKS or k.endswith("_expected")]
+    paths["manifest"].unlink(missing_ok=True)  # no manifest: the folder is incomplete
 
     fai_lines: list[str] = []
     variants: list[_Variant] = []
@@ -964,13 +954,7 @@ def simulate(
                                 name, 0, values=lam[t], span=1, step=1
                             )
                         if name == test_chrom:
-                            ceiling[t] = {
-                                "pearson": _pearson(lam[t], counts),
-                                "pearson_bin32": _pearson(_binned(lam[t], 32), _binned(counts, 32)),
-                                "pearson_bin128": _pearson(
-                                    _binned(lam[t], 128), _binned(counts, 128)
-                                ),
-                            }
+                            ceiling[t] = _ceiling(lam[t], counts)
                     truth_rows += _truth_rows(chrom)
                     for m, s in chrom.sites.items():
                         n_sites[m] += int((s.occ >= 0.5).sum())
@@ -996,12 +980,60 @@ def simulate(
     _write_text(
         paths["regions_predict"], "".join("\t".join(map(str, r)) + "\n" for r in predict_rows)
     )
-    manifest = {
+    manifest = _manifest(paths, preset, seed, sizes, write_expected)
+    manifest |= {
+        "occupied_sites": n_sites,
+        "n_variant_records": len(variants),
+        "ceiling": {
+            "chrom": test_chrom,
+            "note": "Pearson r of the expected rate with the Poisson counts: the best any "
+            "model can reach",
+            "tracks": ceiling,
+        },
+    }
+    _write_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
+    say(f"wrote {out}")
+    return paths
+
+
+def _output_paths(out: Path, write_expected: bool) -> dict[str, Path]:
+    paths = {"fasta": out / "genome.fa", "fai": out / "genome.fa.fai"}
+    paths |= {t: out / f"{t}.bw" for t in TRACKS}
+    if write_expected:
+        paths |= {f"{t}_expected": out / f"{t}.expected.bw" for t in TRACKS}
+    return paths | {
+        "vcf": out / "variants.vcf",
+        "vcf_gz": out / "variants.vcf.gz",
+        "vcf_tbi": out / "variants.vcf.gz.tbi",
+        "variants_truth": out / "variants_truth.tsv",
+        "truth": out / "truth.tsv",
+        "regions": out / "regions.bed",
+        "regions_predict": out / "regions_predict.bed",
+        "manifest": out / "manifest.json",
+    }
+
+
+def _ceiling(lam: np.ndarray, counts: np.ndarray) -> dict[str, float]:
+    """Pearson r of the rate with the counts per base and summed in 32-bp and 128-bp bins."""
+    out = {"pearson": _pearson(lam, counts)}
+    for size in (32, 128):
+        out[f"pearson_bin{size}"] = _pearson(_binned(lam, size), _binned(counts, size))
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def _manifest(
+    paths: Mapping[str, Path],
+    preset: str,
+    seed: int,
+    sizes: Mapping[str, int],
+    write_expected: bool,
+) -> dict:
+    return {
         "generator": "genodil.simulate",
         "format": 1,
         "preset": preset,
         "seed": seed,
-        "chromosomes": sizes,
+        "chromosomes": dict(sizes),
         "splits": SPLITS,
         "files": {k: p.name for k, p in paths.items()},
         "tracks": [
@@ -1019,18 +1051,7 @@ def simulate(
             for m in MOTIFS.values()
         },
         "enhancer_range_bp": list(ENHANCER_RANGE),
-        "occupied_sites": n_sites,
-        "n_variant_records": len(variants),
-        "ceiling": {
-            "chrom": test_chrom,
-            "note": "Pearson r of the expected rate with the Poisson counts: the best any "
-            "model can reach",
-            "tracks": {t: {k: round(v, 4) for k, v in c.items()} for t, c in ceiling.items()},
-        },
     }
-    _write_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
-    say(f"wrote {out}")
-    return paths
 
 
 def _truth_rows(chrom: _Chrom) -> list[tuple]:
