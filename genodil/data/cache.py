@@ -105,7 +105,7 @@ class CachedGenome:
         self.offsets: dict[str, list[int]] = meta["chroms"]
         self.chrom_sizes = {c: n for c, (_, n) in self.offsets.items()}
         self.path = meta["source"]["path"]
-        self._mm: np.memmap | None = None
+        self._mm: np.ndarray | None = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:
@@ -114,9 +114,10 @@ class CachedGenome:
         state["_pid"] = None
         return state
 
-    def _map(self) -> np.memmap:
+    def _map(self) -> np.ndarray:
         if self._mm is None or self._pid != os.getpid():
-            self._mm = np.memmap(self.entry / "codes.u8", dtype=np.uint8, mode="r")
+            # a plain ndarray view: slicing an np.memmap runs Python code per slice
+            self._mm = np.memmap(self.entry / "codes.u8", dtype=np.uint8, mode="r").view(np.ndarray)
             self._pid = os.getpid()
         return self._mm
 
@@ -144,7 +145,7 @@ class CachedTracks:
         self.offsets: list[dict[str, list[int]]] = [m["chroms"] for m in metas]
         self.dtypes = [np.dtype(m["dtype"]) for m in metas]
         self.files = [m["file"] for m in metas]
-        self._mm: list[np.memmap] | None = None
+        self._mm: list[np.ndarray] | None = None
         self._pid: int | None = None
 
     @property
@@ -161,21 +162,32 @@ class CachedTracks:
         state["_pid"] = None
         return state
 
-    def _map(self) -> list[np.memmap]:
+    def _map(self) -> list[np.ndarray]:
         if self._mm is None or self._pid != os.getpid():
             self._mm = [
-                np.memmap(e / f, dtype=d, mode="r")
+                np.memmap(e / f, dtype=d, mode="r").view(np.ndarray)
                 for e, f, d in zip(self.entries, self.files, self.dtypes, strict=True)
             ]
             self._pid = os.getpid()
         return self._mm
 
-    def values(self, chrom: str, start: int, end: int, out: np.ndarray | None = None) -> np.ndarray:
+    def values(
+        self,
+        chrom: str,
+        start: int,
+        end: int,
+        out: np.ndarray | Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray | Sequence[np.ndarray]:
         """Raw values over ``chrom:start-end`` (FASTA names), zeros past the ends.
+
+        Parameters
+        ----------
+        out : np.ndarray of shape (T, end - start), or T float32 arrays, optional
+            Where to write (rows may be strided views).
 
         Returns
         -------
-        np.ndarray, shape (T, end - start), float32
+        np.ndarray, shape (T, end - start), float32 (``out`` when given)
         """
         mms = self._map()
         if out is None:
@@ -183,12 +195,13 @@ class CachedTracks:
         for i, mm in enumerate(mms):
             off, size = self.offsets[i][chrom]
             lo, hi = max(start, 0), min(end, size)
+            row = out[i]
             if lo == start and hi == end:
-                out[i] = mm[off + lo : off + hi]
+                row[:] = mm[off + lo : off + hi]
             else:
-                out[i] = 0.0
+                row[:] = 0.0
                 if hi > lo:
-                    out[i, lo - start : hi - start] = mm[off + lo : off + hi]
+                    row[lo - start : hi - start] = mm[off + lo : off + hi]
         return out
 
 

@@ -16,7 +16,7 @@ import lightning as L
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from genodil.data.dataset import WindowDataset, WindowSampler
+from genodil.data.dataset import WindowDataset, WindowSampler, collate_windows
 from genodil.data.tracks import Tracks, TrackSpec, strand_pair_index, to_track_specs
 from genodil.data.windows import (
     HELD_OUT,
@@ -394,6 +394,7 @@ class GenomeDataModule(L.LightningDataModule):
             sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=collate_windows,
         )
 
     def train_dataloader(self) -> DataLoader:

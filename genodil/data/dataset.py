@@ -21,20 +21,34 @@ File handles (pyfaidx, pyBigWig, memory maps) are opened lazily in each worker p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, default_collate, get_worker_info
 
 from genodil.data.tracks import TrackSpec, transform_tracks
 from genodil.genome.encode import one_hot
 
-__all__ = ["SequenceSource", "TrackSource", "WindowDataset", "WindowSampler"]
+__all__ = [
+    "SequenceSource",
+    "TrackSource",
+    "WindowDataset",
+    "WindowSampler",
+    "collate_windows",
+]
 
 _ARANGE4 = np.arange(4, dtype=np.uint8)[:, None]
+
+
+def _reversed_bytes(codes: np.ndarray) -> np.ndarray:
+    """A reversed copy of a uint8 array (byte-swapping 8-byte words is ~3x faster)."""
+    if codes.size % 8 == 0:
+        return codes.view(np.uint64)[::-1].byteswap().view(np.uint8)
+    return codes[::-1].copy()
 
 
 class SequenceSource(Protocol):
@@ -119,6 +133,10 @@ class WindowDataset(Dataset):
         self._aug_epoch: int | None = None
         self._aug: tuple[np.ndarray, np.ndarray] | None = None
         self._identity = all(s.is_identity() for s in tracks.specs)
+        n_tracks = len(tracks.specs)
+        # track j goes to row pairs[j] under reverse complement (pairs is an involution)
+        self._pairs = self.strand_pairs if self.strand_pairs is not None else list(range(n_tracks))
+        self._specs_flipped = [tracks.specs[self._pairs[i]] for i in range(n_tracks)]
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -159,8 +177,8 @@ class WindowDataset(Dataset):
             return self.genome.read_raw(chrom, start, end)
         return self.genome.fetch(chrom, start, end)
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        """One window: seq (4, L), target (T, L_out), chrom, start, end."""
+    def _locate(self, index: int | tuple[int, int]) -> tuple[str, int, bool]:
+        """Chromosome, start (after jitter and shift) and flip flag of one request."""
         if isinstance(index, tuple):
             index, epoch = index
         else:
@@ -175,25 +193,94 @@ class WindowDataset(Dataset):
             offsets, flips = self.augmentation(epoch)
             start += int(offsets[index])
             flip = bool(flips[index])
-        end = start + self.window
+        return chrom, start, flip
 
+    def _scratch(self) -> np.ndarray:
+        """A per-process buffer for raw track values, shape (T, L - 2 * crop)."""
+        shape = (len(self.tracks.specs), self.window - 2 * self.crop)
+        buf = getattr(self, "_buf", None)
+        if buf is None or buf.shape != shape:
+            buf = self._buf = np.empty(shape, dtype=np.float32)
+        return buf
+
+    def _fill(self, chrom: str, start: int, flip: bool, seq: np.ndarray, target: np.ndarray):
+        """Write one window's one-hot sequence (4, L) and targets (T, L_out) in place."""
+        end = start + self.window
         codes = self._codes(chrom, start, end)  # (L,) uint8 0..4
         if flip:
             # complement of 0..3 is 3 - c; N (4) wraps to 255, which one-hot maps to zeros
-            codes = np.subtract(np.uint8(3), codes[::-1])
-        seq = (codes[None, :] == _ARANGE4).astype(np.float32)  # (4, L)
+            codes = _reversed_bytes(codes)
+            np.subtract(np.uint8(3), codes, out=codes)
+        np.equal(codes[None, :], _ARANGE4, out=seq, casting="unsafe")  # (4, L)
 
-        raw = self.tracks.values(chrom, start + self.crop, end - self.crop)  # (T, L - 2 crop)
-        target = transform_tracks(raw, self.tracks.specs, self.bin_size, inplace=True)
+        pairs = self._pairs
+        lo, hi = start + self.crop, end - self.crop  # the output region
+        if self.bin_size == 1:
+            # read straight into the target rows (reversed and swapped under flip), then
+            # transform in place: no extra pass over the values
+            if flip:
+                self.tracks.values(chrom, lo, hi, out=[target[p, ::-1] for p in pairs])
+                specs = self._specs_flipped
+            else:
+                self.tracks.values(chrom, lo, hi, out=target)
+                specs = self.tracks.specs
+            if not self._identity:
+                transform_tracks(target, specs, 1, inplace=True)
+            return
+        raw = self.tracks.values(chrom, lo, hi, out=self._scratch())  # (T, L - 2 crop)
+        pooled = transform_tracks(raw, self.tracks.specs, self.bin_size, inplace=True)
         if flip:
-            rows = self.strand_pairs if self.strand_pairs is not None else slice(None)
-            target = np.ascontiguousarray(target[rows, ::-1])  # (T, L_out)
+            for j, p in enumerate(pairs):
+                target[p] = pooled[j, ::-1]  # (L_out,)
+        else:
+            target[...] = pooled  # (T, L_out)
+
+    def _empty(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shapes = ((batch, 4, self.window), (batch, len(self.tracks.specs), self.output_length))
+        if get_worker_info() is None:
+            return tuple(torch.empty(s, dtype=torch.float32) for s in shapes)
+        # in a worker, allocate in shared memory as default_collate does (no copy on return)
+        out = []
+        for s in shapes:
+            storage = torch.UntypedStorage._new_shared(math.prod(s) * 4)
+            out.append(torch.empty(0, dtype=torch.float32).set_(storage).view(s))
+        return tuple(out)
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """One window: seq (4, L), target (T, L_out), chrom, start, end."""
+        chrom, start, flip = self._locate(index)
+        seq, target = self._empty(1)
+        self._fill(chrom, start, flip, seq[0].numpy(), target[0].numpy())
         return {
-            "seq": torch.from_numpy(seq),
-            "target": torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)),
+            "seq": seq[0],
+            "target": target[0],
             "chrom": chrom,
             "start": start,
-            "end": end,
+            "end": start + self.window,
+        }
+
+    def __getitems__(self, indices: Sequence[int | tuple[int, int]]) -> dict:
+        """A whole batch, assembled in place (DataLoader calls this instead of collating).
+
+        Returns
+        -------
+        dict with seq (B, 4, L), target (B, T, L_out), chrom list[str], start/end int64 (B,).
+        """
+        seq, target = self._empty(len(indices))
+        seq_np, target_np = seq.numpy(), target.numpy()
+        chroms, starts = [], []
+        for b, index in enumerate(indices):
+            chrom, start, flip = self._locate(index)
+            self._fill(chrom, start, flip, seq_np[b], target_np[b])
+            chroms.append(chrom)
+            starts.append(start)
+        start_t = torch.tensor(starts, dtype=torch.int64)
+        return {
+            "seq": seq,
+            "target": target,
+            "chrom": chroms,
+            "start": start_t,
+            "end": start_t + self.window,
         }
 
     def one_hot(self, index: int) -> np.ndarray:
@@ -201,6 +288,13 @@ class WindowDataset(Dataset):
         chrom = self._chrom_names[self._chrom_idx[index]]
         start = int(self._starts[index])
         return one_hot(self._codes(chrom, start, start + self.window))
+
+
+def collate_windows(data: dict | list[dict]) -> dict:
+    """Collate function of window loaders: a batch from ``__getitems__`` passes through."""
+    if isinstance(data, dict):
+        return data
+    return default_collate(data)
 
 
 class WindowSampler(DistributedSampler):

@@ -195,10 +195,13 @@ def _transform_one(v: np.ndarray, spec: TrackSpec) -> None:
     if spec.scale != 1.0:
         v *= np.float32(spec.scale)
     if spec.clip_soft is not None:
+        # min(v, t) + sqrt(max(v - t, 0)) without boolean indexing (faster)
         t = np.float32(spec.clip_soft)
-        over = v > t
-        if over.any():
-            v[over] = t + np.sqrt(v[over] - t)
+        excess = np.subtract(v, t)
+        np.maximum(excess, np.float32(0.0), out=excess)
+        np.sqrt(excess, out=excess)
+        np.minimum(v, t, out=v)
+        v += excess
     if spec.clip is not None:
         np.minimum(v, np.float32(spec.clip), out=v)
     if spec.log1p:
@@ -311,7 +314,13 @@ class Tracks:
             s.path: bigwig_chrom_sizes(s.path, f"bigWig of track {s.name!r}") for s in self.specs
         }
 
-    def values(self, chrom: str, start: int, end: int, out: np.ndarray | None = None) -> np.ndarray:
+    def values(
+        self,
+        chrom: str,
+        start: int,
+        end: int,
+        out: np.ndarray | Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray | Sequence[np.ndarray]:
         """Raw per-base values of every track over ``chrom:start-end``.
 
         Parameters
@@ -320,18 +329,18 @@ class Tracks:
             FASTA chromosome name (mapped through ``chrom_alias``).
         start, end : int
             0-based half-open; may run past the chromosome ends (zeros there).
-        out : np.ndarray, shape (T, end - start), float32, optional
-            Array to fill.
+        out : np.ndarray of shape (T, end - start), or T float32 arrays of length end - start
+            Where to write (rows may be strided views, e.g. reversed).
 
         Returns
         -------
-        np.ndarray, shape (T, end - start), float32; NaN (no coverage) reads as 0.
+        np.ndarray, shape (T, end - start), float32 (``out`` when given); NaN (no coverage)
+        reads as 0.
         """
         handles = self._open()
         name = alias_chrom(chrom, self.chrom_alias)
-        n = end - start
         if out is None:
-            out = np.empty((len(handles), n), dtype=np.float32)
+            out = np.empty((len(handles), end - start), dtype=np.float32)
         for i, bw in enumerate(handles):
             size = self._sizes[i].get(name)
             if size is None:
@@ -347,5 +356,6 @@ class Tracks:
                 row[:] = 0.0
                 if hi > lo:
                     row[lo - start : hi - start] = bw.values(name, lo, hi, numpy=True)
-        np.nan_to_num(out, copy=False, nan=0.0)
+            # several times faster than np.nan_to_num here
+            row[np.isnan(row)] = 0.0
         return out
