@@ -6,6 +6,7 @@
 
 import copy
 import difflib
+import os
 import re
 import shlex
 import sys
@@ -116,7 +117,7 @@ config.update(CFG)
 def _resolve(path, root):
     """``path`` as given when absolute, else under ``root``; keeps relative roots relative."""
     p = Path(str(path)).expanduser()
-    return str(p if p.is_absolute() else Path(root) / p)
+    return os.path.normpath(p if p.is_absolute() else Path(root) / p)
 
 
 def _as_args(value, where):

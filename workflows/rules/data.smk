@@ -29,8 +29,9 @@ if SIMULATE:
 checkpoint check_inputs:
     """Check a run's FASTA, bigWigs, BEDs and the VCF agree on chromosome names and lengths.
 
-    `genodil check` indexes the FASTA if needed and writes its chromosome sizes, which the
-    per-chromosome prediction jobs fan out over.
+    `genodil check` reads the run config as `genodil train` will (same --data_root and
+    overrides) and indexes the FASTA if needed; then the FASTA's chromosome sizes are written
+    for the per-chromosome prediction jobs to fan out over.
     """
     input:
         config=lambda wc: RUNS[wc.run]["config"],
@@ -40,6 +41,8 @@ checkpoint check_inputs:
         sizes=f"{OUTDIR}/checks/{{run}}.chrom.sizes",
     params:
         genodil=GENODIL,
+        python=PYTHON,
+        script=SCRIPTS / "chrom_sizes.py",
         data_root=quoted(DATA_ROOT_ARGS),
         vcf=f"--vcf {shlex.quote(VCF)}" if VCF else "",
         overrides=lambda wc: quoted(RUNS[wc.run]["overrides"]),
@@ -51,6 +54,7 @@ checkpoint check_inputs:
         runtime=RES["check"]["runtime"],
     shell:
         logged(
-            "{params.genodil} check --config {input.config:q} {params.data_root} "
-            "--fasta {input.fasta:q} {params.vcf} --chrom-sizes {output.sizes:q} {params.overrides}"
+            "( {params.genodil} check --config {input.config:q} {params.data_root} "
+            "{params.vcf} {params.overrides} && "
+            "{params.python:q} {params.script:q} {input.fasta:q} {output.sizes:q} )"
         )

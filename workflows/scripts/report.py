@@ -47,8 +47,10 @@ def _metrics_section(path: Path, base: Path) -> list[str]:
     tracks: dict[str, dict[str, object]] = metrics.get("tracks", {})
     names = list(dict.fromkeys(k for values in tracks.values() for k in values))
     lines = [
-        f"Split `{metrics.get('split', '?')}`, {metrics.get('n_windows', '?')} windows "
-        f"([metrics JSON]({_link(path, base)})).",
+        (
+            f"Split `{metrics.get('split', '?')}`, {metrics.get('n_windows', '?')} windows "
+            f"([metrics JSON]({_link(path, base)}))."
+        ),
         "",
         "| track | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -115,9 +117,10 @@ def write_report(runs: dict[str, dict[str, list[Path]]], out: Path) -> None:
                 lines += [f"![{p.stem}]({_link(p, base)})" for p in pngs]
         bigwigs = files.get("bigwig", [])
         if bigwigs:
-            lines += ["", "### Predicted tracks", "", "| track | bigWig | size (bytes) |", "|---|---|---|"]
+            lines += ["", "### Predicted tracks", "", "| track | bigWig | bytes |", "|---|---|---|"]
             for bw in bigwigs:
-                lines.append(f"| {bw.stem} | [{bw.name}]({_link(bw, base)}) | {bw.stat().st_size} |")
+                size = bw.stat().st_size
+                lines.append(f"| {bw.stem} | [{bw.name}]({_link(bw, base)}) | {size} |")
         skipped = (files.get("skipped") or [None])[0]
         for scores in files.get("scores", []):
             lines += ["", "### Variant scores", ""]
