@@ -24,7 +24,13 @@ from torch import Tensor, nn
 from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
 from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
-from genodil.models.layers import ASPP, DilatedResidualBlock, crop_sides
+from genodil.models.layers import (
+    ASPP,
+    DilatedResidualBlock,
+    batch_norm,
+    checkpointed,
+    crop_sides,
+)
 from genodil.models.schedules import TowerGeometry
 
 __all__ = ["HEADS", "DilatedResNet"]
@@ -87,7 +93,8 @@ class DilatedResNet(nn.Module):
         Rates of an ASPP block closing the tower.
     aspp_merge : {"sum", "concat"}
     checkpoint_blocks : bool
-        Activation checkpointing of every residual block (less memory, ~1 extra forward).
+        Activation checkpointing of the stem, every residual block and the head (less memory,
+        about one extra forward pass): only the residual stream between blocks is kept.
     rc_equivariant : bool
         Average the prediction for the input and the mapped prediction for its reverse
         complement, so that ``f(rc(x))`` is exactly the reverse-complement map of ``f(x)``.
@@ -154,6 +161,7 @@ class DilatedResNet(nn.Module):
                 f"(got {pool!r}) when bin_size > 1"
             )
         self.head_kind = head
+        self._checkpoint = bool(checkpoint_blocks)
         self.rc_equivariant = bool(rc_equivariant)
         self._strand_pairs = _check_strand_pairs(strand_pairs, n_tracks)
         perm = self._strand_pairs if self._strand_pairs is not None else list(range(n_tracks))
@@ -192,6 +200,18 @@ class DilatedResNet(nn.Module):
             self.head: nn.Module = ProfileCountHead(channels, n_tracks, geo.bin_size)
         else:
             self.head = TrackHead(channels, n_tracks, head, geo.bin_size, pool)
+
+    @property
+    def checkpoint_blocks(self) -> bool:
+        """Whether activations are recomputed in the backward pass; settable."""
+        return self._checkpoint
+
+    @checkpoint_blocks.setter
+    def checkpoint_blocks(self, value: bool) -> None:
+        self._checkpoint = bool(value)
+        for module in self.modules():
+            if isinstance(module, DilatedResidualBlock | ASPP):
+                module.checkpoint = self._checkpoint
 
     # -- geometry -------------------------------------------------------------------------
     @staticmethod
@@ -309,13 +329,25 @@ class DilatedResNet(nn.Module):
         -------
         Tensor, shape (B, C, L)
         """
-        h = F.gelu(self.stem(seq))  # (B, C, L)
+        if self.checkpoint_blocks and torch.is_grad_enabled():
+            h = checkpointed(self._stem, seq)  # (B, C, L); keeps only seq for backward
+        else:
+            h = self._stem(seq)
         for block in self.blocks:
             h = block(h)
         if self.aspp is not None:
             h = self.aspp(h)
         return h
 
+    def _stem(self, seq: Tensor, update_stats: bool = True) -> Tensor:
+        return F.gelu(self.stem(seq))  # (B, C, L)
+
+    def _tail(self, h: Tensor, update_stats: bool = True) -> dict[str, Tensor]:
+        h = crop_sides(h, self.crop)  # (B, C, L - 2 * crop)
+        return self.head(F.gelu(batch_norm(h, self.final_norm, update_stats)))
+
     def _forward_strand(self, seq: Tensor) -> dict[str, Tensor]:
-        h = crop_sides(self.trunk(seq), self.crop)  # (B, C, L - 2 * crop)
-        return self.head(F.gelu(self.final_norm(h)))
+        h = self.trunk(seq)
+        if self.checkpoint_blocks and torch.is_grad_enabled():
+            return checkpointed(self._tail, h)
+        return self._tail(h)

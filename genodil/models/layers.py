@@ -15,8 +15,8 @@ restores the RNG state before recomputing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,9 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 __all__ = [
     "ASPP",
     "DilatedResidualBlock",
+    "batch_norm",
     "center_crop",
+    "checkpointed",
     "crop_sides",
     "logsumexp_bins",
     "pool_bins",
@@ -116,7 +118,7 @@ def logsumexp_bins(logits: Tensor, bin_size: int) -> Tensor:
     return torch.logsumexp(binned, dim=-1)
 
 
-def _batch_norm(x: Tensor, norm: nn.BatchNorm1d, update_stats: bool) -> Tensor:
+def batch_norm(x: Tensor, norm: nn.BatchNorm1d, update_stats: bool) -> Tensor:
     """Apply ``norm``; in training mode with ``update_stats=False`` leave its buffers alone.
 
     The statistics update goes to copies of the running buffers, so the same operation (and
@@ -134,6 +136,28 @@ def _batch_norm(x: Tensor, norm: nn.BatchNorm1d, update_stats: bool) -> Tensor:
             norm.eps,
         )
     return norm(x)
+
+
+def checkpointed(fn: Callable[..., Any], x: Tensor) -> Any:
+    """``fn(x, update_stats=True)`` with its activations recomputed in the backward pass.
+
+    ``fn`` must accept ``update_stats``; it is False on the recomputation so that BatchNorm
+    running statistics are updated once, as without checkpointing (see the module docstring).
+
+    Parameters
+    ----------
+    fn : callable ``(x, update_stats: bool) -> output``
+    x : Tensor
+        The only tensor kept for the backward pass.
+    """
+    calls = 0
+
+    def run(inp: Tensor) -> Any:
+        nonlocal calls
+        calls += 1  # 1: the forward pass; 2: the recomputation during backward
+        return fn(inp, update_stats=calls == 1)
+
+    return _checkpoint(run, x, use_reentrant=False)
 
 
 class _Residual(nn.Module):
@@ -159,14 +183,7 @@ class _Residual(nn.Module):
         """
         if not (self.checkpoint and torch.is_grad_enabled()):
             return x + self.branch(x)
-        calls = 0
-
-        def run(inp: Tensor) -> Tensor:
-            nonlocal calls
-            calls += 1  # 1: the forward pass; 2: the recomputation during backward
-            return self.branch(inp, update_stats=calls == 1)
-
-        return x + _checkpoint(run, x, use_reentrant=False)
+        return x + checkpointed(self.branch, x)
 
 
 class DilatedResidualBlock(_Residual):
@@ -219,8 +236,8 @@ class DilatedResidualBlock(_Residual):
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The residual branch; shape (B, C, L) to (B, C, L)."""
-        h = self.conv(F.gelu(_batch_norm(x, self.norm1, update_stats)))  # (B, C_mid, L)
-        h = self.proj(F.gelu(_batch_norm(h, self.norm2, update_stats)))  # (B, C, L)
+        h = self.conv(F.gelu(batch_norm(x, self.norm1, update_stats)))  # (B, C_mid, L)
+        h = self.proj(F.gelu(batch_norm(h, self.norm2, update_stats)))  # (B, C, L)
         return self.dropout(h)
 
 
@@ -271,7 +288,7 @@ class ASPP(_Residual):
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The ASPP branches merged and projected; shape (B, C, L) to (B, C, L)."""
-        h = F.gelu(_batch_norm(x, self.norm_in, update_stats))
+        h = F.gelu(batch_norm(x, self.norm_in, update_stats))
         outs = [conv(h) for conv in self.branches]  # each (B, C_mid, L)
         m = torch.stack(outs).sum(0) if self.merge == "sum" else torch.cat(outs, dim=1)
-        return self.dropout(self.proj(F.gelu(_batch_norm(m, self.norm_out, update_stats))))
+        return self.dropout(self.proj(F.gelu(batch_norm(m, self.norm_out, update_stats))))

@@ -254,3 +254,10 @@ model:
     assert model.strand_pairs == [1, 0]
     parsed = parser.parse_string("model: {dilations: [8, 8, 8, 8]}")
     assert parsed.model.dilations == [8, 8, 8, 8]
+
+
+def test_dilated_resnet_checkpoint_blocks_setter_reaches_every_block():
+    model = DilatedResNet(channels=8, dilations=[1, 2], aspp=[1, 3])
+    assert not model.checkpoint_blocks
+    model.checkpoint_blocks = True
+    assert all(b.checkpoint for b in model.blocks) and model.aspp.checkpoint
