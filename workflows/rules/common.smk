@@ -16,8 +16,6 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
-RULE_GROUPS = ("simulate", "check", "train", "evaluate", "predict", "merge", "score_variants", "report")
-GPU_RULE_GROUPS = ("train", "evaluate", "predict", "score_variants")
 SIMULATE_PRESETS = ("tiny", "small", "large")
 
 DEFAULTS = {
@@ -186,18 +184,29 @@ for _group, _res in RES.items():
         _positive_int(_value, f"resources.{_group}.{_key}")
 
 if CFG["evaluate"]["split"] not in ("train", "valid", "test"):
-    raise _config_error(f"evaluate.split must be train, valid or test, got {CFG['evaluate']['split']!r}")
+    raise _config_error(
+        f"evaluate.split must be train, valid or test, got {CFG['evaluate']['split']!r}"
+    )
 _positive_int(CFG["evaluate"]["batch_size"], "evaluate.batch_size")
 _positive_int(CFG["predict"]["batch_size"], "predict.batch_size")
-_positive_int(CFG["score_variants"]["batch_size"], "score_variants.batch_size")
+if _positive_int(CFG["score_variants"]["batch_size"], "score_variants.batch_size") < 2:
+    raise _config_error(
+        "score_variants.batch_size must be >= 2: a batch holds a reference and an "
+        "alternative window"
+    )
+_positive_int(CFG["simulate_seed"], "simulate_seed", allow_zero=True)
 SHARD_SIZE = _positive_int(CFG["score_variants"]["shard_size"], "score_variants.shard_size")
 SCORE_EXTRA_ARGS = _as_args(CFG["score_variants"]["extra_args"], "score_variants.extra_args")
 PREDICT = bool(CFG["predict"]["enabled"])
 PREDICT_CHROMS = CFG["predict"]["chroms"]
 if PREDICT_CHROMS != "all" and not (
-    isinstance(PREDICT_CHROMS, list) and PREDICT_CHROMS and all(isinstance(c, str) for c in PREDICT_CHROMS)
+    isinstance(PREDICT_CHROMS, list)
+    and PREDICT_CHROMS
+    and all(isinstance(c, str) for c in PREDICT_CHROMS)
 ):
-    raise _config_error(f"predict.chroms must be 'all' or a list of chromosome names, got {PREDICT_CHROMS!r}")
+    raise _config_error(
+        f"predict.chroms must be 'all' or a list of chromosome names, got {PREDICT_CHROMS!r}"
+    )
 
 
 def _run_config_tracks(run, path):
@@ -308,5 +317,8 @@ def final_outputs():
         if PREDICT:
             out += [f"{OUTDIR}/predict/{run}/{track}.bw" for track in spec["tracks"]]
         if VCF:
-            out += [f"{OUTDIR}/variants/{run}/scores.tsv", f"{OUTDIR}/variants/{run}/scores.skipped.tsv"]
+            out += [
+                f"{OUTDIR}/variants/{run}/scores.tsv",
+                f"{OUTDIR}/variants/{run}/scores.skipped.tsv",
+            ]
     return out
