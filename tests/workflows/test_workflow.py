@@ -312,5 +312,7 @@ def test_workflow_runs_demo_end_to_end(tmp_path):
         assert f"eval/demo/plots/{png.name}" in report
     for log in ("simulate.log", "check/demo.log", "train/demo.log", "report.log"):
         assert (out / "logs" / log).exists(), log
+    # the FASTA index stays newer than the FASTA, so no job rebuilds it
+    assert "older than FASTA" not in (out / "logs/train/demo.log").read_text()
     again = _snakemake(work, "-n", "--configfile", str(config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

@@ -8,6 +8,9 @@ if SIMULATE:
         output:
             fasta=FASTA,
             vcf=[VCF] if VCF else [],
+            # Last: Snakemake touches outputs in order, so the index stays newer than the
+            # FASTA and pyfaidx does not rebuild it (concurrently) in every later job.
+            fai=f"{FASTA}.fai",
         params:
             genodil=GENODIL,
             out=DATA_ROOT,
