@@ -8,7 +8,9 @@ Measures, on a synthetic genome and in one process:
    size. Overhead fraction = 1 - t_forward / t_pipeline.
 2. ``predict_regions`` over a whole synthetic genome (bp/s) next to the raw forward pass over
    the same number of windows.
-3. Peak RSS of ``predict_regions`` in fresh subprocesses for a 1-Mb and a 10-Mb region of the
+3. The same pipelines with a model that costs nearly nothing (a 1x1 convolution): the
+   pipeline's own ceiling, which a fast GPU model would approach.
+4. Peak RSS of ``predict_regions`` in fresh subprocesses for a 1-Mb and a 10-Mb region of the
    same genome (a light model, since memory, not speed, is measured there).
 
 Overhead is measured two ways. (a) The model is wrapped in a clock, so the pipeline's own time
@@ -47,9 +49,25 @@ from genodil.predict import predict_regions, score_variants, write_scores
 TRACKS = ["plus", "minus"]
 
 
+class FreeModel(torch.nn.Module):
+    """A 1x1 convolution with the demo geometry: the pipeline's own ceiling, model cost ~0."""
+
+    def __init__(self, crop: int = 512) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(4, 2, 1)
+        self.crop = crop
+        self.bin_size = 1
+
+    def forward(self, seq: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"signal": self.conv(seq[..., self.crop : seq.shape[-1] - self.crop])}
+
+
 def demo_model(kind: str) -> tuple[torch.nn.Module, int, str]:
-    """(model, window, description) for ``demo``, ``32k`` or ``light``."""
+    """(model, window, description) for ``demo``, ``32k``, ``light`` or ``free``."""
     from genodil.models import DilatedResNet
+
+    if kind == "free":
+        return FreeModel().eval(), 4096, "1x1 Conv1d (model cost ~0), crop 512, window 4096"
 
     if kind == "demo":
         blocks, channels, crop, window = 8, 32, 512, 4096
@@ -215,13 +233,13 @@ def _summary(desc, unit: str, n: float, n_windows: int, pipe: Clock, raw: Clock,
     }
 
 
-def bench_predict(genome_mb: float, rounds: int, tmp: Path, batch: int) -> dict:
-    model, window, desc = demo_model("demo")
+def bench_predict(genome_mb: float, rounds: int, tmp: Path, batch: int, kind: str = "demo") -> dict:
+    model, window, desc = demo_model(kind)
     timed = TimedModel(model)
     n_chroms = 2 * rounds
     size = int(genome_mb * 1e6 / n_chroms)
     sizes = {f"chr{i}": size for i in range(1, n_chroms + 1)}
-    genome = write_genome(tmp / "genome_predict.fa", sizes, seed=2)
+    genome = write_genome(tmp / f"genome_predict_{kind}.fa", sizes, seed=2)
     chroms = list(sizes)
     predict_regions(model, genome, [(chroms[0], 0, 2 * window)], tmp / "warm", TRACKS, window)
     out_span = model.output_length(window) * model.bin_size
@@ -231,7 +249,7 @@ def bench_predict(genome_mb: float, rounds: int, tmp: Path, batch: int) -> dict:
         regions = [(c, 0, size) for c in chroms[2 * r : 2 * r + 2]]
         with pipe:
             predict_regions(
-                timed, genome, regions, tmp / f"pred{r}", TRACKS, window, batch_size=batch,
+                timed, genome, regions, tmp / f"pred_{kind}{r}", TRACKS, window, batch_size=batch,
                 progress=False,
             )  # fmt: skip
         windows = sum(-(-size // out_span) for _ in regions)
@@ -241,6 +259,22 @@ def bench_predict(genome_mb: float, rounds: int, tmp: Path, batch: int) -> dict:
     return _summary(desc, "bp", size * n_chroms, n_windows, pipe, raw, timed.clock)
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB.
+
+    Linux's ``ru_maxrss`` survives ``exec`` and so includes the forking parent's memory; the
+    ``VmHWM`` line of /proc/self/status starts afresh with the new program.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rss_child(fasta: str, region_bp: int, out: str) -> None:
     """Predict one region of ``region_bp`` and print the peak RSS (MiB) as JSON."""
     torch.set_num_threads(1)
@@ -248,7 +282,7 @@ def rss_child(fasta: str, region_bp: int, out: str) -> None:
     genome = Genome(fasta)
     t0 = time.perf_counter()
     predict_regions(model, genome, [("chr1", 0, region_bp)], out, TRACKS, window, progress=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"region_bp": region_bp, "peak_rss_mib": peak, "s": time.perf_counter() - t0}))
 
 
@@ -291,6 +325,10 @@ def main(argv: list[str] | None = None) -> None:
         _report("variants, 32-kb model", big, "variants")
         pred = bench_predict(predict_mb, rounds=4, tmp=tmp, batch=args.batch_size)
         _report("predict genome-wide, demo model", pred, "bp")
+        free = bench_variants("free", 1000, rounds=2, tmp=tmp, batch=64)
+        _report("variants, pipeline alone (model cost ~0), batch 64", free, "variants")
+        free_pred = bench_predict(4.0, rounds=2, tmp=tmp, batch=64, kind="free")
+        _report("predict, pipeline alone (model cost ~0), batch 64", free_pred, "bp")
         rss = bench_rss(tmp, rss_sizes)
         for r in rss:
             mb, peak = r["region_bp"] / 1e6, r["peak_rss_mib"]
@@ -312,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
         "predict_overhead_fraction": round(pred["overhead_fraction"], 4),
         "predict_overhead_fraction_vs_raw_wall": round(pred["overhead_fraction_vs_raw_wall"], 4),
         "predict_overhead_fraction_vs_raw_cpu": round(pred["overhead_fraction_vs_raw_cpu"], 4),
+        "variants_per_s_free_model": round(free["variants_per_s"], 1),
+        "predict_bp_per_s_free_model": round(free_pred["bp_per_s"]),
         "predict_peak_rss_mib_1mb": round(rss[0]["peak_rss_mib"], 1),
         "predict_peak_rss_mib_10mb": round(rss[1]["peak_rss_mib"], 1),
         "predict_rss_ratio_10mb_vs_1mb": round(ratio, 4),

@@ -196,8 +196,8 @@ class ModelRunner:
         return signal
 
     @torch.inference_mode()
-    def __call__(self, codes: np.ndarray) -> np.ndarray:
-        """Predict windows.
+    def predict(self, codes: np.ndarray) -> torch.Tensor:
+        """Predict windows, leaving the result on the device.
 
         Parameters
         ----------
@@ -205,7 +205,7 @@ class ModelRunner:
 
         Returns
         -------
-        np.ndarray, shape (B, T, L_out), float32
+        Tensor, shape (B, T, L_out), float32, on ``self.device``
         """
         if self.device.type == "cpu":
             # numpy's one-hot is ~1000x faster than torch's on CPU here (0.02 vs 39 ms, 8 x 4 kb)
@@ -213,13 +213,17 @@ class ModelRunner:
         else:  # move 1 byte per base, encode on the device
             x = one_hot_torch(torch.from_numpy(np.ascontiguousarray(codes)).to(self.device))
         if not self.rc_average:
-            return self._forward(x).cpu().numpy()
+            return self._forward(x)
         b = x.shape[0]
         both = self._forward(torch.cat([x, torch.flip(x, dims=(-2, -1))]))  # (2B, T, L_out)
         fwd, rev = both[:b], torch.flip(both[b:], dims=(-1,))
         if self.strand_pairs is not None:
             rev = rev[:, self.strand_pairs]
-        return ((fwd + rev) * 0.5).cpu().numpy()
+        return (fwd + rev) * 0.5
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        """Predict windows: codes (B, L) uint8 -> np.ndarray (B, T, L_out) float32."""
+        return self.predict(codes).cpu().numpy()
 
 
 def tmp_path_for(path: Path) -> Path:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from genodil.errors import InputError
@@ -163,21 +164,6 @@ def _check_variant(
     return None, (k, m, n)
 
 
-def _aligned_indices(
-    v: _Variant, geom: Geometry, width: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Output indices of paired (reference, alternative) values inside the scored width."""
-    lo, hi = width
-    if geom.bin_size > 1 or v.m == v.n:
-        idx = np.arange(lo, hi)
-        return idx, idx
-    block = v.block - geom.crop  # output index of the first changed base
-    d = v.n - v.m
-    left = np.arange(lo, min(block, hi))
-    right = np.arange(max(block + v.m, lo), min(hi, geom.out_bins - max(d, 0)))
-    return np.concatenate([left, right]), np.concatenate([left, right + d])
-
-
 def _score_width_bins(score_width: int | None, geom: Geometry) -> tuple[int, int]:
     """Output index range [lo, hi) holding the central ``score_width`` bp around POS."""
     if score_width is None:
@@ -191,6 +177,109 @@ def _score_width_bins(score_width: int | None, geom: Geometry) -> tuple[int, int
     first = geom.window // 2 - w // 2 - geom.crop  # output base of the first scored position
     b = geom.bin_size
     return max(first // b, 0), min(-(-(first + w) // b), geom.out_bins)
+
+
+def _pair_index(
+    batch: list[_Variant], geom: Geometry, width: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Alternative partner of every scored reference output index, per variant.
+
+    Returns
+    -------
+    alt_index : np.ndarray, shape (B, K), int64
+        For reference output index ``lo + j``, the alternative output index it pairs with.
+    valid : np.ndarray, shape (B, K), bool
+        False where the reference position has no partner (deleted or replaced bases, or a
+        partner shifted past the end of the alternative output).
+    """
+    lo, hi = width
+    ref_index = np.arange(lo, hi)
+    alt_index = np.broadcast_to(ref_index, (len(batch), hi - lo)).copy()
+    valid = np.ones(alt_index.shape, dtype=bool)
+    if geom.bin_size > 1:
+        return alt_index, valid
+    for row, v in enumerate(batch):
+        if v.m == v.n:
+            continue
+        block = v.block - geom.crop  # output index of the first changed base
+        right = ref_index >= block + v.m
+        alt_index[row, right] += v.n - v.m
+        valid[row] = (ref_index < block) | (right & (alt_index[row] < geom.out_bins))
+    np.clip(alt_index, 0, geom.out_bins - 1, out=alt_index)  # invalid ones point anywhere
+    return alt_index, valid
+
+
+def _score_arrays(ref, alt, valid, scores: Sequence[str]):
+    """Scores of paired tracks, in numpy (CPU) or torch (on the prediction's device).
+
+    Numpy is used on CPU: its element-wise kernels stay fast on a busy machine, where torch's
+    intra-op threads wait on each other.
+
+    Parameters
+    ----------
+    ref, alt : np.ndarray or Tensor, shape (B, T, K)
+        Paired values; pairs where ``valid`` is False are ignored.
+    valid : np.ndarray or Tensor, shape (B, 1, K), bool
+    scores : list of str
+
+    Returns
+    -------
+    np.ndarray or Tensor, shape (B, len(scores), T), float64
+    """
+    if isinstance(ref, torch.Tensor):
+        xp, w = torch, valid.to(torch.float64)
+        ref, alt = ref.to(torch.float64) * w, alt.to(torch.float64) * w
+    else:
+        xp, w = np, valid.astype(np.float64)
+        ref, alt = ref.astype(np.float64) * w, alt.astype(np.float64) * w
+    diff = alt - ref  # (B, T, K); exactly 0 where unpaired or equal
+    out = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for name in scores:
+            if name == "SAD":
+                out.append(_sum(diff))
+            elif name == "logFC":
+                out.append(xp.log2((_sum(alt) + 1.0) / (_sum(ref) + 1.0)))
+            elif name == "maxabs":
+                out.append(_amax(xp.abs(diff)))
+            elif name == "JSD":
+                out.append(_jsd(ref, alt, w, xp))
+            else:
+                raise ValueError(f"unknown score {name!r}; choose from {', '.join(SCORES)}")
+    return xp.stack(out, 1)
+
+
+def _sum(x, keepdims: bool = False):
+    """Sum over the last axis of an array or tensor."""
+    if isinstance(x, torch.Tensor):
+        return x.sum(-1, keepdim=keepdims)
+    return x.sum(-1, keepdims=keepdims)
+
+
+def _amax(x):
+    """Maximum over the last axis of an array or tensor."""
+    return x.amax(-1) if isinstance(x, torch.Tensor) else x.max(-1)
+
+
+def _jsd(ref, alt, w, xp):
+    """Jensen-Shannon divergence in bits of (B, T, K) profiles over the positions in ``w``."""
+    n_valid = _sum(w, keepdims=True)
+    uniform = w / xp.where(n_valid > 0, n_valid, 1.0)  # (B, 1, K)
+
+    def normalise(x):
+        x = xp.where(x > 0, x, 0.0)
+        total = _sum(x, keepdims=True)
+        return xp.where(total > 0, x / xp.where(total > 0, total, 1.0), uniform)
+
+    p, q = normalise(ref), normalise(alt)
+    mid = 0.5 * (p + q)
+    safe_mid = xp.where(mid > 0, mid, 1.0)
+
+    def kl(a):
+        return _sum(a * xp.log2(xp.where(a > 0, a, 1.0) / safe_mid))
+
+    jsd = 0.5 * (kl(p) + kl(q))
+    return xp.where(jsd > 0, jsd, 0.0)
 
 
 def scores_from_tracks(ref: np.ndarray, alt: np.ndarray, scores: Sequence[str]) -> np.ndarray:
@@ -207,44 +296,10 @@ def scores_from_tracks(ref: np.ndarray, alt: np.ndarray, scores: Sequence[str]) 
     -------
     np.ndarray, shape (len(scores), T), float64
     """
-    ref = np.asarray(ref, dtype=np.float64)
-    alt = np.asarray(alt, dtype=np.float64)
-    out = np.empty((len(scores), ref.shape[0]))
-    diff = alt - ref
-    for i, name in enumerate(scores):
-        if name == "SAD":
-            out[i] = diff.sum(axis=1)
-        elif name == "logFC":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[i] = np.log2((alt.sum(axis=1) + 1.0) / (ref.sum(axis=1) + 1.0))
-        elif name == "maxabs":
-            out[i] = np.abs(diff).max(axis=1, initial=0.0)
-        elif name == "JSD":
-            out[i] = _jsd(ref, alt)
-        else:
-            raise ValueError(f"unknown score {name!r}; choose from {', '.join(SCORES)}")
-    return out
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, None)
-    total = x.sum(axis=1, keepdims=True)
-    uniform = np.full_like(x, 1.0 / max(x.shape[1], 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, x / np.where(total > 0, total, 1.0), uniform)
-
-
-def _jsd(ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
-    """Jensen-Shannon divergence in bits between rows of (T, K) profiles."""
-    p, q = _normalise(ref), _normalise(alt)
-    mid = 0.5 * (p + q)
-
-    def kl(a: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            terms = np.where(a > 0, a * np.log2(a / np.where(mid > 0, mid, 1.0)), 0.0)
-        return terms.sum(axis=1)
-
-    return np.clip(0.5 * (kl(p) + kl(q)), 0.0, None)
+    r = np.asarray(ref, dtype=np.float64)[None]  # (1, T, K)
+    a = np.asarray(alt, dtype=np.float64)[None]
+    valid = np.ones((1, 1, r.shape[-1]), dtype=bool)
+    return _score_arrays(r, a, valid, list(scores))[0]
 
 
 def score_variants(
@@ -352,25 +407,42 @@ def score_variants(
     values = np.full((len(ready), len(score_names), len(names)), np.nan)
     save = _TrackSaver(save_tracks, len(ready), len(names), geom) if save_tracks else None
     per_batch = max(1, batch_size // 2)
+    n_t = len(names)
     runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
     try:
         with runner, _progress(len(ready), progress) as bar:
             batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
             done = 0
             for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
-                pred = runner(codes)  # (B + B_changed, T, L_out): references, alternatives
-                alt_row = len(batch)
+                pred = runner.predict(codes)  # (B + B_changed, T, L_out) on the device
+                n = len(batch)
+                alt_rows, nxt = [], n
                 for j, v in enumerate(batch):
-                    ref_j = pred[j]
                     if v.m or v.n:
-                        alt_j = pred[alt_row]
-                        alt_row += 1
+                        alt_rows.append(nxt)
+                        nxt += 1
                     else:  # REF == ALT: the same window, so exactly the same prediction
-                        alt_j = ref_j
-                    ri, ai = _aligned_indices(v, geom, width)
-                    values[done + j] = scores_from_tracks(ref_j[:, ri], alt_j[:, ai], score_names)
-                    if save is not None:
-                        save.add(v, ref_j, alt_j)
+                        alt_rows.append(j)
+                if pred.device.type == "cpu":
+                    pred = pred.numpy()
+                ref_pred = pred[:n]  # (B, T, L_out)
+                alt_pred = pred[alt_rows]
+                alt_index, valid = _pair_index(batch, geom, width)  # (B, K)
+                if isinstance(pred, torch.Tensor):
+                    alt_index = torch.from_numpy(alt_index).to(pred.device)
+                    valid = torch.from_numpy(valid).to(pred.device)
+                    alt_sel = alt_pred.gather(-1, alt_index[:, None, :].expand(n, n_t, -1))
+                else:
+                    alt_sel = np.take_along_axis(alt_pred, alt_index[:, None, :], axis=-1)
+                ref_sel = ref_pred[..., width[0] : width[1]]  # (B, T, K)
+                batch_scores = _score_arrays(ref_sel, alt_sel, valid[:, None, :], score_names)
+                if isinstance(batch_scores, torch.Tensor):
+                    batch_scores = batch_scores.cpu().numpy()
+                values[done : done + n] = batch_scores
+                if save is not None:
+                    ref_np, alt_np = _to_numpy(ref_pred), _to_numpy(alt_pred)
+                    for j, v in enumerate(batch):
+                        save.add(v, ref_np[j], alt_np[j])
                 done += len(batch)
                 bar.update(len(batch))
         if save is not None:
@@ -387,6 +459,10 @@ def score_variants(
     }
     scored = pd.concat([scored, pd.DataFrame(cols)], axis=1)
     return scored, skipped
+
+
+def _to_numpy(x) -> np.ndarray:
+    return x.cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
 def _window_codes(genome: Genome, batch: list[_Variant], geom: Geometry) -> np.ndarray:
@@ -437,8 +513,8 @@ class _TrackSaver:
 
     def add(self, v: _Variant, ref: np.ndarray, alt: np.ndarray) -> None:
         on_ref = np.full_like(ref, np.nan)
-        ri, ai = _aligned_indices(v, self.geom, (0, self.geom.out_bins))
-        on_ref[:, ri] = alt[:, ai]
+        alt_index, valid = _pair_index([v], self.geom, (0, self.geom.out_bins))
+        on_ref[:, valid[0]] = alt[:, alt_index[0, valid[0]]]
         self.streams["ref"].write(ref)
         self.streams["alt"].write(on_ref)
         self.streams["alt_raw"].write(alt)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from genodil.errors import InputError
 from genodil.genome.io import Genome
@@ -310,3 +311,24 @@ def test_bad_arguments_raise(motif_genome):
         score_variants(model, motif_genome, v, ["gata"], window=64, score_width=100)
     with pytest.raises(InputError, match="lacks columns"):
         score_variants(model, motif_genome, v.drop(columns="ref"), ["gata"], window=64)
+
+
+def test_score_arrays_numpy_and_torch_agree():
+    """The CPU (numpy) and device (torch) scoring paths compute the same numbers."""
+    from genodil.predict.variants import _score_arrays
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(1.0, 1.0, size=(3, 2, 50))
+    alt = ref + rng.normal(0, 0.3, size=ref.shape)
+    valid = rng.random((3, 1, 50)) > 0.2
+    ref[2, 1] = 0.0  # an all-zero profile counts as uniform in JSD
+    a = _score_arrays(ref, alt, valid, ALL)
+    b = _score_arrays(torch.from_numpy(ref), torch.from_numpy(alt), torch.from_numpy(valid), ALL)
+    np.testing.assert_allclose(a, b.numpy(), rtol=1e-12, atol=1e-12)
+    d = alt - ref
+    for i in range(3):
+        v = valid[i, 0]
+        np.testing.assert_allclose(a[i, 0], d[i][:, v].sum(1))
+        np.testing.assert_allclose(a[i, 2], np.abs(d[i][:, v]).max(1))
+    p, q = np.clip(ref[0, 0][valid[0, 0]], 0, None), np.clip(alt[0, 0][valid[0, 0]], 0, None)
+    assert a[0, 3, 0] == pytest.approx(_jsd_loop(list(p), list(q)), abs=1e-12)
