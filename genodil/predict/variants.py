@@ -407,7 +407,6 @@ def score_variants(
     values = np.full((len(ready), len(score_names), len(names)), np.nan)
     save = _TrackSaver(save_tracks, len(ready), len(names), geom) if save_tracks else None
     per_batch = max(1, batch_size // 2)
-    n_t = len(names)
     runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
     try:
         with runner, _progress(len(ready), progress) as bar:
@@ -415,34 +414,9 @@ def score_variants(
             done = 0
             for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
                 pred = runner.predict(codes)  # (B + B_changed, T, L_out) on the device
-                n = len(batch)
-                alt_rows, nxt = [], n
-                for j, v in enumerate(batch):
-                    if v.m or v.n:
-                        alt_rows.append(nxt)
-                        nxt += 1
-                    else:  # REF == ALT: the same window, so exactly the same prediction
-                        alt_rows.append(j)
-                if pred.device.type == "cpu":
-                    pred = pred.numpy()
-                ref_pred = pred[:n]  # (B, T, L_out)
-                alt_pred = pred[alt_rows]
-                alt_index, valid = _pair_index(batch, geom, width)  # (B, K)
-                if isinstance(pred, torch.Tensor):
-                    alt_index = torch.from_numpy(alt_index).to(pred.device)
-                    valid = torch.from_numpy(valid).to(pred.device)
-                    alt_sel = alt_pred.gather(-1, alt_index[:, None, :].expand(n, n_t, -1))
-                else:
-                    alt_sel = np.take_along_axis(alt_pred, alt_index[:, None, :], axis=-1)
-                ref_sel = ref_pred[..., width[0] : width[1]]  # (B, T, K)
-                batch_scores = _score_arrays(ref_sel, alt_sel, valid[:, None, :], score_names)
-                if isinstance(batch_scores, torch.Tensor):
-                    batch_scores = batch_scores.cpu().numpy()
-                values[done : done + n] = batch_scores
-                if save is not None:
-                    ref_np, alt_np = _to_numpy(ref_pred), _to_numpy(alt_pred)
-                    for j, v in enumerate(batch):
-                        save.add(v, ref_np[j], alt_np[j])
+                values[done : done + len(batch)] = _score_batch(
+                    pred, batch, geom, width, score_names, save
+                )
                 done += len(batch)
                 bar.update(len(batch))
         if save is not None:
@@ -459,6 +433,55 @@ def score_variants(
     }
     scored = pd.concat([scored, pd.DataFrame(cols)], axis=1)
     return scored, skipped
+
+
+def _score_batch(
+    pred: torch.Tensor,
+    batch: list[_Variant],
+    geom: Geometry,
+    width: tuple[int, int],
+    score_names: list[str],
+    save: _TrackSaver | None,
+) -> np.ndarray:
+    """Scores of one batch of variants.
+
+    Parameters
+    ----------
+    pred : Tensor, shape (B + B_changed, T, L_out)
+        Predictions of the reference windows, then of the alternative windows of the
+        variants that change the sequence (see :func:`_window_codes`).
+    batch : list of _Variant, length B
+
+    Returns
+    -------
+    np.ndarray, shape (B, len(score_names), T), float64
+    """
+    n = len(batch)
+    alt_rows, nxt = [], n
+    for j, v in enumerate(batch):
+        if v.m or v.n:
+            alt_rows.append(nxt)
+            nxt += 1
+        else:  # REF == ALT: the same window, so exactly the same prediction
+            alt_rows.append(j)
+    if pred.device.type == "cpu":
+        pred = pred.numpy()
+    ref_pred = pred[:n]  # (B, T, L_out)
+    alt_pred = pred[alt_rows]
+    alt_index, valid = _pair_index(batch, geom, width)  # (B, K)
+    if isinstance(pred, torch.Tensor):
+        alt_index = torch.from_numpy(alt_index).to(pred.device)
+        valid = torch.from_numpy(valid).to(pred.device)
+        alt_sel = alt_pred.gather(-1, alt_index[:, None, :].expand(n, pred.shape[1], -1))
+    else:
+        alt_sel = np.take_along_axis(alt_pred, alt_index[:, None, :], axis=-1)
+    ref_sel = ref_pred[..., width[0] : width[1]]  # (B, T, K)
+    scores = _to_numpy(_score_arrays(ref_sel, alt_sel, valid[:, None, :], score_names))
+    if save is not None:
+        ref_np, alt_np = _to_numpy(ref_pred), _to_numpy(alt_pred)
+        for j, v in enumerate(batch):
+            save.add(v, ref_np[j], alt_np[j])
+    return scores
 
 
 def _to_numpy(x) -> np.ndarray:
