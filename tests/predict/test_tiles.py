@@ -210,3 +210,26 @@ def test_predict_regions_wrong_output_shape_raises(genome, tmp_path):
     with pytest.raises(ValueError, match="expected"):
         predict_regions(model, genome, [("c3", 0, 90)], tmp_path / "o", ["a", "b"], window=20)
     assert not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without CUDA")
+def test_cuda_requested_without_cuda_raises(genome, tmp_path):
+    model = KernelModel(integer_weight(1, 3), crop=2)
+    with pytest.raises(InputError, match="CUDA is not available"):
+        predict_regions(model, genome, [("c3", 0, 90)], tmp_path / "o", ["a"], 20, device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(genome, tmp_path):
+    model = SmoothNet(n_tracks=2, crop=8)
+    kw = {"window": 48, "rc_average": True, "strand_pairs": [1, 0], "precision": "32"}
+    cpu = predict_regions(model, genome, [("c1", 0, 1000)], tmp_path / "a", ["p", "m"], **kw)
+    gpu = predict_regions(
+        model, genome, [("c1", 0, 1000)], tmp_path / "b", ["p", "m"], device="cuda", **kw
+    )
+    for name in ("p", "m"):
+        np.testing.assert_allclose(
+            _read(gpu[name], "c1", 0, 1000), _read(cpu[name], "c1", 0, 1000), rtol=1e-4, atol=1e-5
+        )
+    assert next(model.parameters()).device.type == "cpu"  # moved back
