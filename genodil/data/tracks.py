@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from genodil.errors import InputError
-from genodil.genome.io import ChromAlias, alias_chrom, check_file
+from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
 
 __all__ = [
     "TrackSpec",
@@ -308,8 +308,6 @@ class Tracks:
 
     def chrom_sizes(self) -> dict[str, dict[str, int]]:
         """Chromosome sizes of each bigWig header, keyed by path."""
-        from genodil.genome.io import bigwig_chrom_sizes
-
         return {
             s.path: bigwig_chrom_sizes(s.path, f"bigWig of track {s.name!r}") for s in self.specs
         }
