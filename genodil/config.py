@@ -188,4 +188,4 @@ def load_config(
 def dump_config(cfg) -> str:
     """The resolved config as YAML text."""
     parser = build_parser()
-    return parser.dump(cfg, skip_none=False, skip_check=True)
+    return parser.dump(cfg, skip_unset=False, skip_validation=True)

@@ -57,7 +57,7 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu") -> Loaded:
 
     ckpt_path = find_checkpoint(path)
     try:
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a foreign file
         raise InputError(
             f"cannot read checkpoint {ckpt_path} ({type(e).__name__}: {e}); is it a complete "

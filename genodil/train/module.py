@@ -129,7 +129,7 @@ class SeqModule(L.LightningModule):
             lr=hp.lr,
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = min(hp.warmup_steps, max(total - 1, 0))
+        warmup = hp.warmup_steps
 
         def factor(step: int) -> float:
             if step < warmup:

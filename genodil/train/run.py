@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from genodil.errors import InputError
@@ -41,21 +43,24 @@ class RngStateCallback(Callback):
     """Save and restore Python, numpy and torch RNG states, so a resumed run repeats exactly."""
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        # Plain types and tensors only, so the checkpoint loads with torch's weights_only=True.
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
         checkpoint["rng_states"] = {
             "python": random.getstate(),
-            "numpy": np.random.get_state(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
             "torch": torch.get_rng_state(),
         }
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         states = checkpoint.get("rng_states")
         if states:
+            kind, keys, pos, has_gauss, cached = states["numpy"]
             random.setstate(states["python"])
-            np.random.set_state(states["numpy"])
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
             torch.set_rng_state(states["torch"])
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """Write ``last.ckpt`` every ``every_n_steps`` optimiser steps and after every epoch."""
 
     def __init__(self, path: Path, every_n_steps: int | None) -> None:
@@ -165,11 +170,12 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
 def _trainer(settings, run_dir: Path, extra: dict[str, Any] | None, progress: bool) -> L.Trainer:
     _check_accelerator(settings.accelerator)
     ckpt_dir = run_dir / "checkpoints"
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(run_dir, name="logs", version="")]
+    # A new logs/version_N per start, so a resumed run never overwrites earlier logs.
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(run_dir, name="logs")]
     try:
         import tensorboard  # noqa: F401
 
-        loggers.append(L.pytorch.loggers.TensorBoardLogger(run_dir, name="logs", version="tb"))
+        loggers.append(L.pytorch.loggers.TensorBoardLogger(run_dir, name="logs/tensorboard"))
     except ImportError:
         pass
     callbacks: list[Callback] = [
@@ -198,7 +204,11 @@ def _trainer(settings, run_dir: Path, extra: dict[str, Any] | None, progress: bo
     n_devices = len(devices) if isinstance(devices, list) else devices
     multi = settings.num_nodes > 1 or "ddp" in str(settings.strategy)
     multi = multi or (isinstance(n_devices, int) and n_devices > 1)
-    sync_bn = multi if settings.sync_batchnorm is None else settings.sync_batchnorm
+    on_gpu = settings.accelerator in ("gpu", "cuda") or (
+        settings.accelerator == "auto" and torch.cuda.is_available()
+    )
+    # SyncBatchNorm needs CUDA (NCCL); CPU DDP (gloo) keeps per-process BatchNorm statistics.
+    sync_bn = multi and on_gpu if settings.sync_batchnorm is None else settings.sync_batchnorm
     kwargs: dict[str, Any] = {
         "default_root_dir": run_dir,
         "max_epochs": settings.max_epochs,
@@ -264,5 +274,16 @@ def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool 
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(run_dir / "config.yaml", dump_config(cfg))
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    with warnings.catch_warnings():
+        # Resuming into the run's own checkpoint folder is the point of --resume.
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    best = run_dir / "checkpoints" / "best.ckpt"
+    if trainer.is_global_zero and not best.exists() and last.exists():
+        # No validation ran (e.g. max_steps before the first epoch end): the last weights are
+        # the best we have, and every later command expects best.ckpt.
+        log.warning("no validation metric was logged; best.ckpt is a copy of last.ckpt")
+        tmp = best.with_name(f".{best.name}.tmp-{os.getpid()}")
+        shutil.copyfile(last, tmp)
+        os.replace(tmp, best)
     return run_dir

@@ -1,0 +1,232 @@
+"""Training runs: loss falls, overfitting, checkpoint round trip, resume, kill, DDP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from genodil.config import load_config
+from genodil.errors import InputError
+from genodil.train.io import load_model
+from genodil.train.run import build_run, train
+
+BIN = Path(sys.executable).parent
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("model.")}
+
+
+def test_training_loss_falls_and_overfits_one_batch(tiny_config, tmp_path):
+    cfg = load_config(
+        tiny_config,
+        [
+            "--train.max_epochs",
+            "4",
+            "--train.limit_train_batches",
+            "8",
+            "--train.limit_val_batches",
+            "1",
+            "--train.lr",
+            "0.01",
+        ],
+    )
+    run = train(cfg, tmp_path / "run", progress=False)
+    log = pd.read_csv(run / "logs" / "version_0" / "metrics.csv")
+    losses = log["train_loss"].dropna().to_numpy()
+    assert len(losses) >= 30
+    assert losses[-5:].mean() < 0.85 * losses[:3].mean()
+
+
+@pytest.mark.filterwarnings("ignore:You requested to overfit:UserWarning")
+def test_overfit_single_batch(tiny_config, tmp_path):
+    cfg = load_config(
+        tiny_config,
+        [
+            "--train.max_epochs",
+            "80",
+            "--data.augment",
+            "{}",
+            "--model.dropout",
+            "0",
+            "--train.lr",
+            "0.02",
+            "--train.schedule",
+            "constant",
+        ],
+    )
+    cfg.trainer = {"overfit_batches": 1, "check_val_every_n_epoch": 40, "num_sanity_val_steps": 0}
+    run = train(cfg, tmp_path / "run", progress=False)
+    losses = (
+        pd.read_csv(run / "logs" / "version_0" / "metrics.csv")["train_loss"].dropna().to_numpy()
+    )
+    # The Poisson NLL (without log y!) of a perfect fit is >= 0 for these counts; memorising
+    # one batch must cut the loss well below where it started.
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_checkpoint_reload_gives_identical_predictions(tiny_config, tmp_path):
+    cfg = load_config(tiny_config, ["--train.max_epochs", "1", "--train.limit_train_batches", "3"])
+    run = train(cfg, tmp_path / "run", progress=False)
+    loaded = load_model(run / "checkpoints" / "last.ckpt")
+    assert loaded.track_names == ["peak", "plus", "minus"]
+    assert (loaded.window, loaded.crop, loaded.bin_size) == (1024, 128, 1)
+    assert loaded.strand_pairs == [0, 2, 1]
+    _, module, _ = build_run(cfg)
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    module.load_state_dict(state)
+    module.eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 1024)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x)["signal"], module(x)["signal"], rtol=0, atol=0)
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["genodil"]["version"]
+    assert ckpt["genodil"]["data"]["tracks"][1]["strand_pair"] == "minus"
+    assert (run / "config.yaml").exists()
+
+
+def test_resume_at_epoch_boundary_equals_uninterrupted(tiny_config, tmp_path):
+    # A constant schedule after a 6-step warm-up that spans the epoch boundary (step 4): the
+    # first part may then stop at max_epochs 1 and still follow the same LR curve, while the
+    # scheduler, optimizer, RNG and data order must all be restored for the weights to match.
+    common = [
+        "--train.limit_train_batches",
+        "4",
+        "--train.limit_val_batches",
+        "2",
+        "--train.schedule",
+        "constant",
+        "--train.warmup_steps",
+        "6",
+    ]
+    full = train(
+        load_config(tiny_config, [*common, "--train.max_epochs", "3"]),
+        tmp_path / "a",
+        progress=False,
+    )
+    part = tmp_path / "b"
+    train(load_config(tiny_config, [*common, "--train.max_epochs", "1"]), part, progress=False)
+    train(
+        load_config(tiny_config, [*common, "--train.max_epochs", "3"]),
+        part,
+        resume=True,
+        progress=False,
+    )
+    wa, wb = (
+        _weights(full / "checkpoints" / "last.ckpt"),
+        _weights(part / "checkpoints" / "last.ckpt"),
+    )
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+    ca = torch.load(full / "checkpoints" / "last.ckpt", weights_only=False)
+    cb = torch.load(part / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ca["global_step"] == cb["global_step"] == 12
+    assert ca["epoch"] == cb["epoch"]
+
+
+def test_resume_without_checkpoint_and_reuse_of_finished_run_raise(tiny_config, tmp_path):
+    cfg = load_config(tiny_config, ["--train.max_epochs", "1", "--train.limit_train_batches", "1"])
+    with pytest.raises(InputError, match="--resume given but"):
+        train(cfg, tmp_path / "new", resume=True, progress=False)
+    train(cfg, tmp_path / "done", progress=False)
+    with pytest.raises(InputError, match="already holds a trained model"):
+        train(cfg, tmp_path / "done", progress=False)
+
+
+def test_killed_mid_epoch_resumes_to_valid_best(tiny_data, tmp_path):
+    cfg_path = tiny_data / "slow.yaml"
+    from tests.train.conftest import run_config
+
+    cfg = run_config(
+        tiny_data,
+        train={"max_epochs": 2, "checkpoint_every_n_steps": 2, "limit_val_batches": 2},
+    )
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    cmd = [str(BIN / "genodil"), "train", "--config", str(cfg_path), "--out", str(run), "--quiet"]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert last.exists(), proc.communicate()[0].decode()[-2000:]
+    step_at_kill = torch.load(last, weights_only=False)["global_step"]
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert step_at_kill < 2 * 19, "the run finished before it could be killed"
+    # No half-written checkpoint is left looking complete.
+    leftovers = [p.name for p in last.parent.iterdir() if p.name not in ("best.ckpt", "last.ckpt")]
+    assert all(name.startswith(".") for name in leftovers)
+    done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    best = load_model(run / "checkpoints" / "best.ckpt")
+    assert best.track_names == ["peak", "plus", "minus"]
+    final = torch.load(last, weights_only=False)
+    assert final["global_step"] > step_at_kill
+    assert final["epoch"] == 1
+
+
+DDP_SCRIPT = r"""
+import hashlib, sys
+from pathlib import Path
+import lightning as L
+import torch
+from genodil.config import load_config
+from genodil.train import run as run_mod
+
+class Dump(L.Callback):
+    def on_fit_end(self, trainer, pl_module):
+        h = hashlib.sha256()
+        for k, v in sorted(pl_module.model.state_dict().items()):
+            h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        bn = any(isinstance(m, torch.nn.SyncBatchNorm) for m in pl_module.model.modules())
+        Path(sys.argv[2], f"rank{trainer.global_rank}.txt").write_text(f"{h.hexdigest()} {bn}")
+
+orig = run_mod._trainer
+
+
+def _with_dump(settings, run_dir, extra, progress):
+    trainer = orig(settings, run_dir, extra, progress)
+    trainer.callbacks.append(Dump())
+    return trainer
+
+
+run_mod._trainer = _with_dump
+cfg = load_config(sys.argv[1], ["--train.devices", "2", "--train.strategy", "ddp",
+                                "--train.max_epochs", "1", "--train.limit_train_batches", "3",
+                                "--train.limit_val_batches", "2"])
+run_mod.train(cfg, sys.argv[2], progress=False)
+"""
+
+
+def test_ddp_two_cpu_processes_agree_on_weights(tiny_config, tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    res = subprocess.run(
+        [sys.executable, str(script), str(tiny_config), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    r0 = (out / "rank0.txt").read_text().split()
+    r1 = (out / "rank1.txt").read_text().split()
+    assert r0[0] == r1[0]
+    # SyncBatchNorm needs CUDA: on CPU (gloo) each process keeps its own BatchNorm statistics.
+    assert r0[1] == r1[1] == "False"
