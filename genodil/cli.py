@@ -502,6 +502,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"genodil {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ValueError as e:
+        # Library functions reject bad option values with ValueError naming the allowed ones.
+        if os.environ.get("GENODIL_DEBUG"):
+            raise
+        print(
+            f"genodil {args.command}: error: {e} (run `genodil {args.command} --help`; "
+            "set GENODIL_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 2
     except FileNotFoundError as e:
         print(f"genodil {args.command}: error: {e.filename}: file not found", file=sys.stderr)
         return 2
