@@ -146,7 +146,7 @@ def test_resume_without_checkpoint_and_reuse_of_finished_run_raise(tiny_config, 
 
 def test_killed_mid_epoch_resumes_to_valid_best(tiny_data, tmp_path):
     cfg_path = tiny_data / "slow.yaml"
-    from tests.train.conftest import run_config
+    from tests.conftest import run_config
 
     cfg = run_config(
         tiny_data,
