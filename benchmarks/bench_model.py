@@ -1,24 +1,25 @@
 """Benchmark of DilatedResNet training steps: throughput and peak memory, with and without
 activation checkpointing, glibc malloc tunables and bf16 autocast.
 
-Every configuration runs in a fresh subprocess (so its peak RSS, from
-``resource.getrusage(RUSAGE_SELF).ru_maxrss``, is its own and glibc tunables apply from
-process start). A step is forward + backward (``signal.mean()``) of a model in train mode
-(dropout 0.1, BatchNorm), gradients dropped after each step; 1 warm-up step, then the median
-of ``--steps`` timed steps (default 1; 2 with ``--quick``). Configurations (full run, CPU):
+A step is forward + backward (``signal.mean()``) of a model in train mode (dropout 0.1,
+BatchNorm), gradients dropped after each step. Full run, CPU: input 4 x 32,768 bp, C = 64,
+14 blocks (exponential rate 2, R = 32,781 bp). Every run is a fresh subprocess, so its peak
+RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is its own and
+``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736`` (DESIGN
+section 7: the allocator dominates CPU training) applies from process start:
 
-- ``fp32``, ``fp32_ckpt``: batch 4 x 32,768 bp, C = 64, 14 blocks (exponential rate 2,
-  R = 32,781 bp), default glibc malloc, without / with checkpointing of every block;
-- ``fp32_tuned``, ``fp32_ckpt_tuned``: the same with
-  ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736``
-  (DESIGN section 7: the allocator dominates CPU training);
-- ``bf16_tuned``: the same under ``torch.autocast("cpu", torch.bfloat16)``;
-- ``long_ckpt_tuned``: batch 1 x 131,072 bp, C = 128, checkpointed (must fit in 24 GB); one
-  step, no warm-up (its point is the peak memory).
+- memory runs (one step each): plain and checkpointed, default malloc and tuned; and the long
+  window, batch 1 x 131,072 bp with C = 128, checkpointed, tuned (must fit in 24 GB);
+- timing runs: plain vs checkpointed (default malloc), and plain vs checkpointed vs bf16
+  autocast (tuned), interleaved step by step on one model (checkpointing toggled) after one
+  warm-up round, so every variant meets the same machine load; medians of ``--rounds`` rounds.
 
-On a CUDA device (``--device cuda``) peak memory is ``torch.cuda.max_memory_allocated`` and the
-runs are fp32, bf16 autocast and bf16 + ``torch.compile`` (eager vs compiled), each with and
-without checkpointing.
+The machine's 2 cores are shared, so wall time is noisy; each step's CPU time (user + system,
+all threads, from ``getrusage``) is reported too and the ratios use it.
+
+On CUDA (``--device cuda``) one timing run covers fp32, bf16 autocast and bf16 +
+``torch.compile`` (eager vs compiled), each variant's peak ``torch.cuda.max_memory_allocated``,
+and a long-window memory run with and without checkpointing.
 
 Usage::
 
@@ -26,10 +27,12 @@ Usage::
     .venv/bin/python benchmarks/bench_model.py --quick    # smaller sizes, a few minutes
     .venv/bin/python benchmarks/bench_model.py --device cuda
 
-The last line printed is one JSON object: ``bp_per_s`` and ``peak_rss_gb`` of the fp32 baseline,
-``ckpt_memory_saving`` (peak RSS without / with checkpointing; ``ckpt_activation_saving`` the
-same for the memory added by the step), ``ckpt_time_ratio`` (step time with / without), the
-allocator and bf16 speed-ups, the long-window peak, and every configuration's figures.
+The last line printed is one JSON object: ``bp_per_s`` (fp32, default malloc),
+``peak_rss_gb``, ``ckpt_memory_saving`` (peak RSS without / with checkpointing;
+``ckpt_step_memory_saving`` the same for the memory a step adds over the built model),
+``ckpt_time_ratio`` (CPU seconds per step with / without; ``ckpt_wall_time_ratio`` in wall
+time), the same under the tuned allocator, the allocator and bf16 speed-ups, the long-window
+peak RSS, and every run's figures.
 """
 
 from __future__ import annotations
@@ -53,9 +56,21 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def worker(cfg: dict) -> dict:
-    """Time ``cfg['steps']`` training steps of one configuration in this process."""
+    """Run training steps of the variants in ``cfg['variants']`` on one model, interleaved.
+
+    Each round runs one step of every variant (checkpointing toggled on the same model,
+    autocast on or off), so all variants meet the same machine load. The first ``warmup``
+    rounds are not timed. Returns per-variant medians of wall and CPU seconds per step, the
+    peak RSS of the process and, on CUDA, each variant's peak GPU memory.
+    """
     import torch
+    import torch._dynamo  # checkpoint imports it lazily (~70 MB): same baseline for every run
 
     from genodil.models import DilatedResNet
 
@@ -64,50 +79,68 @@ def worker(cfg: dict) -> dict:
     model = DilatedResNet(
         channels=cfg["channels"],
         dilations={"schedule": "exponential", "rate": 2, "blocks": cfg["blocks"]},
-        checkpoint_blocks=cfg["ckpt"],
     ).to(device)
     model.train()
-    step_model = torch.compile(model) if cfg.get("compile") else model
+    compiled = {}
     codes = torch.randint(0, 4, (cfg["batch"], cfg["length"]))
     seq = torch.nn.functional.one_hot(codes, 4).transpose(1, 2).float().to(device)  # (B, 4, L)
-    dtype = torch.bfloat16 if cfg["bf16"] else None
 
-    def step() -> None:
+    def step(variant: dict) -> None:
+        model.checkpoint_blocks = variant["ckpt"]
+        net = model
+        if variant.get("compile"):
+            net = compiled.setdefault(variant["name"], torch.compile(model))
+        dtype = torch.bfloat16 if variant["bf16"] else None
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = step_model(seq)["signal"].float().mean()
+            loss = net(seq)["signal"].float().mean()
         loss.backward()
         model.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
     rss0 = _rss_bytes()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    warmup = cfg.get("warmup", 1)
-    for _ in range(warmup + cfg["steps"]):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    step_s = statistics.median(times[warmup:])
+    wall: dict[str, list[float]] = {v["name"]: [] for v in cfg["variants"]}
+    cpu: dict[str, list[float]] = {v["name"]: [] for v in cfg["variants"]}
+    gpu_peak: dict[str, float] = {}
+    for r in range(cfg["warmup"] + cfg["rounds"]):
+        for variant in cfg["variants"]:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            t0, c0 = time.perf_counter(), _cpu_s()
+            step(variant)
+            t1, c1 = time.perf_counter(), _cpu_s()
+            if device.type == "cuda":
+                peak = torch.cuda.max_memory_allocated() / 1e9
+                gpu_peak[variant["name"]] = max(gpu_peak.get(variant["name"], 0.0), peak)
+            if r >= cfg["warmup"]:
+                wall[variant["name"]].append(t1 - t0)
+                cpu[variant["name"]].append(c1 - c0)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    bp = cfg["batch"] * cfg["length"]
     out = {
-        "step_s": step_s,
-        "min_step_s": min(times[warmup:]),
-        "first_step_s": times[0],
-        "bp_per_s": cfg["batch"] * cfg["length"] / step_s,
-        "peak_rss_gb": peak / 1e9,
-        "step_rss_gb": (peak - rss0) / 1e9,
+        "peak_rss_gb": peak_rss / 1e9,
+        "step_rss_gb": (peak_rss - rss0) / 1e9,
         "threads": torch.get_num_threads(),
+        "variants": {},
     }
+    for name, walls in wall.items():
+        w, c = statistics.median(walls), statistics.median(cpu[name])
+        out["variants"][name] = {
+            "step_s": w,
+            "cpu_s": c,
+            "bp_per_s": bp / w,
+            "bp_per_cpu_s": bp / c,
+            "steps": len(walls),
+        }
+        if name in gpu_peak:
+            out["variants"][name]["peak_gpu_gb"] = gpu_peak[name]
     if device.type == "cuda":
-        out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1e9
         out["gpu"] = torch.cuda.get_device_name()
     return out
 
 
-def run_config(name: str, cfg: dict, tuned: bool, timeout: int) -> dict:
-    """Run one configuration in a fresh interpreter and return its figures."""
+def run_worker(name: str, cfg: dict, tuned: bool, timeout: int) -> dict:
+    """Run :func:`worker` in a fresh interpreter (GLIBC_TUNABLES set or unset) and print it."""
     env = dict(os.environ)
     env.pop("GLIBC_TUNABLES", None)
     if tuned:
@@ -122,22 +155,33 @@ def run_config(name: str, cfg: dict, tuned: bool, timeout: int) -> dict:
         raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res["wall_s"] = time.perf_counter() - t0
-    res.update({k: cfg[k] for k in ("batch", "length", "channels", "ckpt", "bf16")})
     res["glibc_tunables"] = tuned
-    shown = ", ".join(
-        f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-        for k, v in res.items()
-        if k in ("step_s", "bp_per_s", "peak_rss_gb", "step_rss_gb", "peak_gpu_gb")
+    res.update({k: cfg[k] for k in ("batch", "length", "channels")})
+    for vname, v in res["variants"].items():
+        extra = f", peak GPU {v['peak_gpu_gb']:.2f} GB" if "peak_gpu_gb" in v else ""
+        what = "s/step" if cfg["warmup"] else "s first step"
+        print(
+            f"  {name:<15} {vname:<14} {v['step_s']:7.2f} {what} ({v['cpu_s']:6.2f} CPU s), "
+            f"{v['bp_per_s']:9,.0f} bp/s{extra}",
+            flush=True,
+        )
+    print(
+        f"  {name:<15} peak RSS {res['peak_rss_gb']:.2f} GB "
+        f"(+{res['step_rss_gb']:.2f} GB over the built model)",
+        flush=True,
     )
-    print(f"{name:<18} {shown}", flush=True)
     return res
+
+
+def _variant(name: str, ckpt: bool = False, bf16: bool = False, compile: bool = False) -> dict:
+    return {"name": name, "ckpt": ckpt, "bf16": bf16, "compile": compile}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per config")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds per timing run")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -145,101 +189,142 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     quick = args.quick
-    # 2 cores shared with other work: one timed step after one warm-up keeps the full run
-    # near 10 minutes; --steps raises it.
-    steps = args.steps or (2 if quick else 1)
     base = {
         "device": args.device,
         "batch": 2 if quick else 4,
         "length": 8192 if quick else 32768,
         "channels": 32 if quick else 64,
         "blocks": 14,
-        "steps": steps,
-        "bf16": False,
-        "ckpt": False,
     }
-    long = {
-        **base,
-        "batch": 1,
-        "length": 32768 if quick else 131072,
-        "channels": 128,
-        "warmup": 0,  # its point is the peak memory; one step measures it
-        "steps": 1,
-    }
-    timeout = 600
+    long = {**base, "batch": 1, "length": 32768 if quick else 131072, "channels": 128}
+    one = {"warmup": 0, "rounds": 1}  # memory runs: the peak of one step
+    timed = {"warmup": 1, "rounds": args.rounds}
+    timeout = 900
     print(
-        f"DilatedResNet fwd+bwd, {base['blocks']} blocks, device {args.device}, "
-        f"{'quick' if quick else 'full'} run, median of {steps} step(s) after 1 warm-up "
-        "(long window: 1 step)",
+        f"DilatedResNet forward+backward, {base['blocks']} blocks, device {args.device}, "
+        f"{'quick' if quick else 'full'} run; input {base['batch']} x {base['length']} bp, "
+        f"C = {base['channels']}",
         flush=True,
     )
-    res: dict[str, dict] = {}
+    runs: dict[str, dict] = {}
     if args.device == "cpu":
         plan = [
-            ("fp32", base, False),
-            ("fp32_ckpt", {**base, "ckpt": True}, False),
-            ("fp32_tuned", base, True),
-            ("fp32_ckpt_tuned", {**base, "ckpt": True}, True),
-            ("bf16_tuned", {**base, "bf16": True}, True),
-            ("long_ckpt_tuned", {**long, "ckpt": True}, True),
+            ("mem", {**base, **one, "variants": [_variant("fp32")]}, False),
+            ("mem_ckpt", {**base, **one, "variants": [_variant("fp32_ckpt", True)]}, False),
+            ("mem_tuned", {**base, **one, "variants": [_variant("fp32")]}, True),
+            ("mem_ckpt_tuned", {**base, **one, "variants": [_variant("fp32_ckpt", True)]}, True),
+            ("long_ckpt_tuned", {**long, **one, "variants": [_variant("fp32_ckpt", True)]}, True),
+            (
+                "time",
+                {**base, **timed, "variants": [_variant("fp32"), _variant("fp32_ckpt", True)]},
+                False,
+            ),
+            (
+                "time_tuned",
+                {
+                    **base,
+                    **timed,
+                    "variants": [
+                        _variant("fp32"),
+                        _variant("fp32_ckpt", True),
+                        _variant("bf16", bf16=True),
+                    ],
+                },
+                True,
+            ),
         ]
     else:
+        gpu_variants = [
+            _variant("fp32"),
+            _variant("fp32_ckpt", True),
+            _variant("bf16", bf16=True),
+            _variant("bf16_ckpt", True, True),
+            _variant("bf16_compiled", bf16=True, compile=True),
+        ]
         plan = [
-            ("fp32", base, False),
-            ("fp32_ckpt", {**base, "ckpt": True}, False),
-            ("bf16", {**base, "bf16": True}, False),
-            ("bf16_ckpt", {**base, "bf16": True, "ckpt": True}, False),
-            ("bf16_compiled", {**base, "bf16": True, "compile": True}, False),
-            ("bf16_ckpt_compiled", {**base, "bf16": True, "ckpt": True, "compile": True}, False),
-            ("long_ckpt", {**long, "ckpt": True}, False),
-            ("long", long, False),
+            ("gpu", {**base, **timed, "variants": gpu_variants}, False),
+            (
+                "gpu_long",
+                {**long, **one, "variants": [_variant("fp32_ckpt", True), _variant("fp32")]},
+                False,
+            ),
         ]
     for name, cfg, tuned in plan:
         try:
-            res[name] = run_config(name, cfg, tuned, timeout)
+            runs[name] = run_worker(name, cfg, tuned, timeout)
         except (RuntimeError, subprocess.TimeoutExpired) as err:
-            print(f"{name:<18} FAILED: {str(err)[-500:]}", flush=True)
+            print(f"  {name:<15} FAILED: {str(err)[-500:]}", flush=True)
 
-    mem = "peak_rss_gb" if args.device == "cpu" else "peak_gpu_gb"
+    def get(run: str, key: str, variant: str | None = None) -> float | None:
+        if run not in runs:
+            return None
+        src = runs[run] if variant is None else runs[run]["variants"].get(variant, {})
+        return src.get(key)
 
-    def ratio(a: str, b: str, key: str) -> float | None:
-        if a in res and b in res:
-            return res[a][key] / res[b][key]
-        return None
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a / b
 
-    summary = {
+    summary: dict = {
         "benchmark": "bench_model",
         "device": args.device,
         "quick": quick,
         "input": f"{base['batch']}x{base['length']}",
         "channels": base["channels"],
         "blocks": base["blocks"],
-        "bp_per_s": res.get("fp32", {}).get("bp_per_s"),
-        "peak_rss_gb": res.get("fp32", {}).get("peak_rss_gb"),
-        "ckpt_memory_saving": ratio("fp32", "fp32_ckpt", mem),
-        "ckpt_activation_saving": ratio("fp32", "fp32_ckpt", "step_rss_gb"),
-        "ckpt_time_ratio": ratio("fp32_ckpt", "fp32", "step_s"),
     }
     if args.device == "cpu":
         summary.update(
-            tuned_speedup=ratio("fp32", "fp32_tuned", "step_s"),
-            tuned_ckpt_memory_saving=ratio("fp32_tuned", "fp32_ckpt_tuned", mem),
-            tuned_ckpt_time_ratio=ratio("fp32_ckpt_tuned", "fp32_tuned", "step_s"),
-            bf16_speedup_vs_tuned=ratio("fp32_tuned", "bf16_tuned", "step_s"),
-            long_input=f"{long['batch']}x{long['length']}, C={long['channels']}",
-            long_peak_rss_gb=res.get("long_ckpt_tuned", {}).get(mem),
-            long_bp_per_s=res.get("long_ckpt_tuned", {}).get("bp_per_s"),
+            bp_per_s=get("time", "bp_per_s", "fp32"),
+            bp_per_cpu_s=get("time", "bp_per_cpu_s", "fp32"),
+            peak_rss_gb=get("mem", "peak_rss_gb"),
+            ckpt_memory_saving=ratio(get("mem", "peak_rss_gb"), get("mem_ckpt", "peak_rss_gb")),
+            ckpt_step_memory_saving=ratio(
+                get("mem", "step_rss_gb"), get("mem_ckpt", "step_rss_gb")
+            ),
+            ckpt_time_ratio=ratio(get("time", "cpu_s", "fp32_ckpt"), get("time", "cpu_s", "fp32")),
+            ckpt_wall_time_ratio=ratio(
+                get("time", "step_s", "fp32_ckpt"), get("time", "step_s", "fp32")
+            ),
+            tuned_bp_per_s=get("time_tuned", "bp_per_s", "fp32"),
+            tuned_speedup_cpu=ratio(
+                get("time", "cpu_s", "fp32"), get("time_tuned", "cpu_s", "fp32")
+            ),
+            tuned_peak_rss_gb=get("mem_tuned", "peak_rss_gb"),
+            tuned_ckpt_memory_saving=ratio(
+                get("mem_tuned", "peak_rss_gb"), get("mem_ckpt_tuned", "peak_rss_gb")
+            ),
+            tuned_ckpt_time_ratio=ratio(
+                get("time_tuned", "cpu_s", "fp32_ckpt"), get("time_tuned", "cpu_s", "fp32")
+            ),
+            bf16_bp_per_s=get("time_tuned", "bp_per_s", "bf16"),
+            bf16_speedup_cpu=ratio(
+                get("time_tuned", "cpu_s", "fp32"), get("time_tuned", "cpu_s", "bf16")
+            ),
+            long_input=f"{long['batch']}x{long['length']}, C={long['channels']}, checkpointed",
+            long_peak_rss_gb=get("long_ckpt_tuned", "peak_rss_gb"),
+            long_step_s=get("long_ckpt_tuned", "step_s", "fp32_ckpt"),
         )
         if summary["long_peak_rss_gb"] is not None:
             summary["long_fits_24gb"] = summary["long_peak_rss_gb"] < 24
     else:
         summary.update(
-            bf16_speedup=ratio("fp32", "bf16", "step_s"),
-            compile_speedup=ratio("bf16", "bf16_compiled", "step_s"),
-            long_peak_gpu_gb=res.get("long_ckpt", {}).get(mem),
-            long_nockpt_peak_gpu_gb=res.get("long", {}).get(mem),
+            gpu=get("gpu", "gpu"),
+            bp_per_s=get("gpu", "bp_per_s", "fp32"),
+            peak_gpu_gb=get("gpu", "peak_gpu_gb", "fp32"),
+            ckpt_memory_saving=ratio(
+                get("gpu", "peak_gpu_gb", "fp32"), get("gpu", "peak_gpu_gb", "fp32_ckpt")
+            ),
+            ckpt_time_ratio=ratio(get("gpu", "step_s", "fp32_ckpt"), get("gpu", "step_s", "fp32")),
+            bf16_bp_per_s=get("gpu", "bp_per_s", "bf16"),
+            bf16_speedup=ratio(get("gpu", "step_s", "fp32"), get("gpu", "step_s", "bf16")),
+            compiled_bf16_bp_per_s=get("gpu", "bp_per_s", "bf16_compiled"),
+            compile_speedup=ratio(
+                get("gpu", "step_s", "bf16"), get("gpu", "step_s", "bf16_compiled")
+            ),
+            long_peak_gpu_gb=get("gpu_long", "peak_gpu_gb", "fp32_ckpt"),
+            long_nockpt_peak_gpu_gb=get("gpu_long", "peak_gpu_gb", "fp32"),
         )
-    summary["configs"] = res
+    summary["runs"] = runs
     print(json.dumps(summary))
     return 0
 

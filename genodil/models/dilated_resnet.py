@@ -209,6 +209,7 @@ class DilatedResNet(nn.Module):
     @checkpoint_blocks.setter
     def checkpoint_blocks(self, value: bool) -> None:
         self._checkpoint = bool(value)
+        self.config["checkpoint_blocks"] = self._checkpoint
         for module in self.modules():
             if isinstance(module, DilatedResidualBlock | ASPP):
                 module.checkpoint = self._checkpoint
