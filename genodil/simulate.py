@@ -121,8 +121,8 @@ _LOCAL_SIGMA, _FOOT_SIGMA, _FOOT_DEPTH, _LOCAL_HALF = 35.0, 6.0, 0.5, 150
 _DISTAL_SIGMA, _DISTAL_HALF = 60.0, 240
 _DISTAL_BASE, _DISTAL_BOOST = 4.0, 36.0
 ENHANCER_RANGE = (1500, 5000)  # centre-to-centre distance (bp) at which an enhancer counts
-_CAGE_HEIGHT, _CAGE_OFFSET, _CAGE_SIGMA = 30.0, 28, 4.0
-_CAGE_TAIL, _CAGE_TAIL_FRAC, _CAGE_LEN = 120.0, 0.08, 400
+_CAGE_HEIGHT, _CAGE_OFFSET, _CAGE_SIGMA = 30.0, 28, 6.0
+_CAGE_TAIL, _CAGE_TAIL_FRAC, _CAGE_LEN = 120.0, 0.15, 400
 _EFFECT_WINDOW = 6000  # truth SAD: +-6 kb of aligned reference positions
 _EFFECT_FLANK = 12_000  # sequence recomputed around a variant (covers the enhancer range)
 _EDGE = _EFFECT_FLANK + 1000  # variants and regions keep this far from chromosome ends
@@ -203,7 +203,7 @@ MOTIFS: dict[str, Motif] = {
         Motif("ap1", "gATGACTCATc", "local", 40.0, 700.0),
         Motif("ets", "acCGGAAGTGc", "enhancer", 12.0, 60.0),
         Motif("sp1", "gGGGCGGGGc", "promoter", 20.0, 60.0),
-        Motif("tata", "cTATAAAAGGc", "oriented", 0.0, 200.0),
+        Motif("tata", "cTATAAAAGGc", "oriented", 10.0, 300.0),
     )
 }
 _PRIMARY_TRACK = {"ap1": "local", "ets": "distal", "sp1": "distal", "tata": "cage"}

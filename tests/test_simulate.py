@@ -383,7 +383,7 @@ def slow_tracks(seq: str) -> dict[str, np.ndarray]:
     for start, strand, occ in site_list["tata"]:
         for x in range(400):
             i = start + 11 + x if strand == 1 else start - 1 - x
-            shape = math.exp(-((x - 28) ** 2) / 32.0) + 0.08 * math.exp(-x / 120.0)
+            shape = math.exp(-((x - 28) ** 2) / 72.0) + 0.15 * math.exp(-x / 120.0)
             if 0 <= i < n:
                 out["cage_plus" if strand == 1 else "cage_minus"][i] += 30 * occ * shape
     is_n = np.array([b == "N" for b in seq])
