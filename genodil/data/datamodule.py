@@ -16,7 +16,7 @@ import lightning as L
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from genodil.data.dataset import WindowDataset, WindowSampler, collate_windows
+from genodil.data.dataset import WindowDataset, WindowLoader, WindowSampler, collate_windows
 from genodil.data.tracks import Tracks, TrackSpec, strand_pair_index, to_track_specs
 from genodil.data.windows import (
     HELD_OUT,
@@ -374,7 +374,7 @@ class GenomeDataModule(L.LightningDataModule):
             return dist.get_world_size(), dist.get_rank()
         return 1, 0
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def _loader(self, split: str, train: bool) -> WindowLoader:
         ds = self.dataset(split)
         world, rank = self._rank()
         sampler = WindowSampler(
@@ -388,7 +388,7 @@ class GenomeDataModule(L.LightningDataModule):
         )
         trainer = getattr(self, "trainer", None)
         sampler.set_epoch(trainer.current_epoch if trainer is not None else self._epoch)
-        return DataLoader(
+        return WindowLoader(
             ds,
             batch_size=self.batch_size,
             sampler=sampler,

@@ -33,7 +33,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, DistributedSampler, default_collate, get_worker_info
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    default_collate,
+    get_worker_info,
+)
 
 from genodil.data.tracks import TrackSpec, transform_tracks
 from genodil.genome.encode import one_hot
@@ -42,6 +48,7 @@ __all__ = [
     "SequenceSource",
     "TrackSource",
     "WindowDataset",
+    "WindowLoader",
     "WindowSampler",
     "collate_windows",
 ]
@@ -68,19 +75,19 @@ class _BufferPool:
 
     def __init__(self, max_per_shape: int = 4) -> None:
         self.max_per_shape = max_per_shape
-        self._arrays: dict[tuple[int, ...], list[np.ndarray]] = {}
+        self._arrays: dict[tuple, list[np.ndarray]] = {}
 
     def __getstate__(self) -> dict:
         return {"max_per_shape": self.max_per_shape, "_arrays": {}}
 
-    def get(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A float32 array of ``shape`` that no one else references."""
-        arrays = self._arrays.setdefault(shape, [])
+    def get(self, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` that no one else references."""
+        arrays = self._arrays.setdefault((*shape, np.dtype(dtype).str), [])
         for a in arrays:
             # references: the list, the loop variable and getrefcount's argument
             if sys.getrefcount(a) <= 3:
                 return a
-        a = np.empty(shape, dtype=np.float32)
+        a = np.empty(shape, dtype=dtype)
         if len(arrays) < self.max_per_shape:
             arrays.append(a)
         return a
@@ -239,16 +246,27 @@ class WindowDataset(Dataset):
             buf = self._buf = np.empty(shape, dtype=np.float32)
         return buf
 
-    def _fill(self, chrom: str, start: int, flip: bool, seq: np.ndarray, target: np.ndarray):
-        """Write one window's one-hot sequence (4, L) and targets (T, L_out) in place."""
-        end = start + self.window
-        codes = self._codes(chrom, start, end)  # (L,) uint8 0..4
+    def _seq_codes(self, chrom: str, start: int, flip: bool) -> np.ndarray:
+        """Base codes of the window, reverse-complemented under ``flip``, shape (L,).
+
+        Under ``flip`` an N becomes 255 instead of 4; one-hot maps both to zeros.
+        """
+        codes = self._codes(chrom, start, start + self.window)  # (L,) uint8 0..4
         if flip:
-            # complement of 0..3 is 3 - c; N (4) wraps to 255, which one-hot maps to zeros
+            # complement of 0..3 is 3 - c; N (4) wraps to 255
             codes = _reversed_bytes(codes)
             np.subtract(np.uint8(3), codes, out=codes)
-        np.equal(codes[None, :], _ARANGE4, out=seq, casting="unsafe")  # (4, L)
+        return codes
 
+    def _fill(self, chrom: str, start: int, flip: bool, seq: np.ndarray, target: np.ndarray):
+        """Write one window's one-hot sequence (4, L) and targets (T, L_out) in place."""
+        codes = self._seq_codes(chrom, start, flip)
+        np.equal(codes[None, :], _ARANGE4, out=seq, casting="unsafe")  # (4, L)
+        self._fill_target(chrom, start, flip, target)
+
+    def _fill_target(self, chrom: str, start: int, flip: bool, target: np.ndarray) -> None:
+        """Write one window's targets (T, L_out) in place."""
+        end = start + self.window
         pairs = self._pairs
         lo, hi = start + self.crop, end - self.crop  # the output region
         if self.bin_size == 1:
@@ -271,26 +289,24 @@ class WindowDataset(Dataset):
         else:
             target[...] = pooled  # (T, L_out)
 
-    def _empty(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Uninitialised float32 tensors (batch, 4, L) and (batch, T, L_out)."""
-        shapes = ((batch, 4, self.window), (batch, len(self.tracks.specs), self.output_length))
+    def _alloc(self, shape: tuple[int, ...], dtype: type = np.float32) -> torch.Tensor:
+        """An uninitialised tensor: from the buffer pool, or in shared memory in a worker."""
         if get_worker_info() is None:
-            return tuple(torch.from_numpy(self._pool.get(s)) for s in shapes)
+            return torch.from_numpy(self._pool.get(shape, dtype))
         # in a worker, allocate in shared memory as default_collate does (no copy on return)
-        out = []
-        for s in shapes:
-            storage = torch.UntypedStorage._new_shared(math.prod(s) * 4)
-            out.append(torch.empty(0, dtype=torch.float32).set_(storage).view(s))
-        return tuple(out)
+        storage = torch.UntypedStorage._new_shared(math.prod(shape) * np.dtype(dtype).itemsize)
+        empty = torch.from_numpy(np.empty(0, dtype=dtype))
+        return empty.set_(storage).view(shape)
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """One window: seq (4, L), target (T, L_out), chrom, start, end."""
         chrom, start, flip = self._locate(index)
-        seq, target = self._empty(1)
-        self._fill(chrom, start, flip, seq[0].numpy(), target[0].numpy())
+        seq = np.empty((4, self.window), dtype=np.float32)
+        target = np.empty((len(self.tracks.specs), self.output_length), dtype=np.float32)
+        self._fill(chrom, start, flip, seq, target)
         return {
-            "seq": seq[0],
-            "target": target[0],
+            "seq": torch.from_numpy(seq),
+            "target": torch.from_numpy(target),
             "chrom": chrom,
             "start": start,
             "end": start + self.window,
@@ -299,32 +315,72 @@ class WindowDataset(Dataset):
     def __getitems__(self, indices: Sequence[int | tuple[int, int]]) -> dict:
         """A whole batch, assembled in place (DataLoader calls this instead of collating).
 
+        In a DataLoader worker the batch carries ``codes`` (B, L) uint8 instead of ``seq``:
+        a quarter of the bytes through shared memory; :class:`WindowLoader` one-hot encodes
+        them in the main process.
+
         Returns
         -------
-        dict with seq (B, 4, L), target (B, T, L_out), chrom list[str], start/end int64 (B,).
+        dict with seq (B, 4, L) float32 (or codes (B, L) uint8), target (B, T, L_out) float32,
+        chrom list[str], start/end int64 (B,).
         """
-        seq, target = self._empty(len(indices))
-        seq_np, target_np = seq.numpy(), target.numpy()
+        n = len(indices)
+        in_worker = get_worker_info() is not None
+        if in_worker:
+            first = self._alloc((n, self.window), np.uint8)
+        else:
+            first = self._alloc((n, 4, self.window))
+        target = self._alloc((n, len(self.tracks.specs), self.output_length))
+        first_np, target_np = first.numpy(), target.numpy()
         chroms, starts = [], []
         for b, index in enumerate(indices):
             chrom, start, flip = self._locate(index)
-            self._fill(chrom, start, flip, seq_np[b], target_np[b])
+            codes = self._seq_codes(chrom, start, flip)
+            if in_worker:
+                first_np[b] = codes
+            else:
+                np.equal(codes[None, :], _ARANGE4, out=first_np[b], casting="unsafe")  # (4, L)
+            self._fill_target(chrom, start, flip, target_np[b])
             chroms.append(chrom)
             starts.append(start)
         start_t = torch.tensor(starts, dtype=torch.int64)
         return {
-            "seq": seq,
+            "codes" if in_worker else "seq": first,
             "target": target,
             "chrom": chroms,
             "start": start_t,
             "end": start_t + self.window,
         }
 
+    def finish_batch(self, batch: dict) -> dict:
+        """Turn a worker's batch (``codes``) into the batch contract (``seq``), in place."""
+        if "codes" not in batch:
+            return batch
+        codes = batch.pop("codes").numpy()  # (B, L) uint8
+        seq = self._pool.get((codes.shape[0], 4, codes.shape[1]))
+        np.equal(codes[:, None, :], _ARANGE4, out=seq, casting="unsafe")  # (B, 4, L)
+        return {"seq": torch.from_numpy(seq), **batch}
+
     def one_hot(self, index: int) -> np.ndarray:
         """Unaugmented one-hot sequence of window ``index``, shape (4, L) (for checks)."""
         chrom = self._chrom_names[self._chrom_idx[index]]
         start = int(self._starts[index])
         return one_hot(self._codes(chrom, start, start + self.window))
+
+
+class WindowLoader(DataLoader):
+    """DataLoader over a :class:`WindowDataset` that finishes worker batches.
+
+    Workers send base codes (uint8) rather than one-hot floats; this loader one-hot encodes
+    them in the main process, so every batch follows the contract (``seq`` float32
+    (B, 4, L)). Use it with ``collate_fn=collate_windows``.
+    """
+
+    def __iter__(self) -> Iterator[dict]:
+        it = super().__iter__()
+        if self.num_workers == 0:
+            return it
+        return (self.dataset.finish_batch(b) for b in it)
 
 
 def collate_windows(data: dict | list[dict]) -> dict:
