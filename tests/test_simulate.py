@@ -173,8 +173,14 @@ def test_vcf_refs_match_fasta_and_records_are_valid(tiny, genome):
     for r in kinds["del"] + kinds["ins"]:
         (alt,) = r.alts
         assert alt[0] == r.ref[0] and 1 <= abs(len(alt) - len(r.ref)) <= 20
-    for prefix in ("break_local", "break_distal", "break_cage_plus", "create_", "neutral_snv"):
-        assert any(r.id.startswith(prefix) for r in records), prefix
+    prefixes = {r.id.rsplit("_", 1)[0] for r in records}
+    for track in ("local_ap1", "distal_ets", "distal_sp1"):
+        assert {f"break_{track}", f"create_{track}"} <= prefixes
+    assert {"del_break_local_ap1", "ins_create_local_ap1", "multi_break_local_ap1"} <= prefixes
+    assert {"neutral_snv", "neutral_del", "neutral_ins"} <= prefixes
+    assert prefixes & {"break_cage_plus_tata", "break_cage_minus_tata"}
+    assert prefixes & {"create_cage_plus_tata", "create_cage_minus_tata"}
+    assert len(records) == 4 * 20  # every kind found its quota on every chromosome
     vf.close()
 
 
