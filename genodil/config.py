@@ -127,7 +127,9 @@ def _overridden_keys(overrides: Sequence[str], parser) -> None:
     for tok in overrides:
         if tok.startswith("--") and "." in tok:
             key = tok[2:].split("=", 1)[0]
-            if key not in valid and not any(key.startswith(v + ".") for v in valid):
+            # A nested key is fine under a dict-valued option (--trainer.x, --data.augment.y).
+            parents = [v for v in valid if v not in ("data", "model", "train")]
+            if key not in valid and not any(key.startswith(v + ".") for v in parents):
                 near = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
                 hint = f"; did you mean --{near[0]}?" if near else ""
                 raise InputError(f"unknown option --{key}{hint} (see genodil train --help)")
