@@ -242,7 +242,7 @@ def bench_predict(genome_mb: float, rounds: int, tmp: Path, batch: int, kind: st
     genome = write_genome(tmp / f"genome_predict_{kind}.fa", sizes, seed=2)
     chroms = list(sizes)
     predict_regions(model, genome, [(chroms[0], 0, 2 * window)], tmp / "warm", TRACKS, window)
-    out_span = model.output_length(window) * model.bin_size
+    out_span = (window - 2 * model.crop) // model.bin_size * model.bin_size
     pipe, raw = Clock(), Clock()
     n_windows = 0
     for r in range(rounds):
