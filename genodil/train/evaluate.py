@@ -107,6 +107,7 @@ def evaluate(
     device: str = "auto",
     progress: bool = True,
     n_examples: int = 3,
+    bins: tuple[int, ...] = (32, 128),
 ) -> dict[str, Any]:
     """Per-track metrics of a checkpoint on a split, exact over the whole split.
 
@@ -128,7 +129,7 @@ def evaluate(
     dev = resolve_device(device)
     model = loaded.model.to(dev).eval()
     loss_name = loaded.spec.get("train", {}).get("loss", "poisson")
-    metrics = TrackMetrics(loaded.track_names).to(dev)
+    metrics = TrackMetrics(loaded.track_names, bins=bins).to(dev)
     examples: list[dict[str, Any]] = []
     binned_obs: list[np.ndarray] = []
     binned_pred: list[np.ndarray] = []
