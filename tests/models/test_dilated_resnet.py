@@ -261,3 +261,18 @@ def test_dilated_resnet_checkpoint_blocks_setter_reaches_every_block():
     assert not model.checkpoint_blocks
     model.checkpoint_blocks = True
     assert all(b.checkpoint for b in model.blocks) and model.aspp.checkpoint
+
+
+def test_dilated_resnet_checkpointing_under_bf16_autocast_matches():
+    torch.manual_seed(0)
+    plain = DilatedResNet(channels=8, dilations=[1, 2], dropout=0.0).train()
+    ckpt = DilatedResNet(channels=8, dilations=[1, 2], dropout=0.0, checkpoint_blocks=True)
+    ckpt.load_state_dict(plain.state_dict())
+    x = random_one_hot(2, 64)
+    grads = []
+    for model in (plain, ckpt.train()):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(x)["signal"].float().mean()
+        loss.backward()
+        grads.append(model.stem.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1])
