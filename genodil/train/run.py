@@ -277,6 +277,8 @@ def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool 
     with warnings.catch_warnings():
         # Resuming into the run's own checkpoint folder is the point of --resume.
         warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        # Lightning 2.6 calls a torch.utils._pytree API that torch 2.13 deprecates.
+        warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)")
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     best = run_dir / "checkpoints" / "best.ckpt"
     if trainer.is_global_zero and not best.exists() and last.exists():
