@@ -278,6 +278,8 @@ def predict_regions(
     if strand_pairs is None:
         strand_pairs = getattr(model, "strand_pairs", None)
     merged = merge_regions(regions, genome, geom.bin_size)
+    if merged.empty:
+        raise InputError("no regions to predict: give at least one region")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = {name: out_dir / f"{name}.bw" for name in names}

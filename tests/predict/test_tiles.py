@@ -233,3 +233,9 @@ def test_cuda_matches_cpu(genome, tmp_path):
             _read(gpu[name], "c1", 0, 1000), _read(cpu[name], "c1", 0, 1000), rtol=1e-4, atol=1e-5
         )
     assert next(model.parameters()).device.type == "cpu"  # moved back
+
+
+def test_predict_regions_no_regions_raises(genome, tmp_path):
+    model = KernelModel(integer_weight(1, 3), crop=2)
+    with pytest.raises(InputError, match="no regions"):
+        predict_regions(model, genome, [], tmp_path / "o", ["a"], window=20)
