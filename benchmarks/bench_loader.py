@@ -185,14 +185,20 @@ def loader_pass(loader) -> int:
     return n
 
 
-def rate(fn, n_windows: int, min_s: float = 1.0) -> float:
-    """Windows per second of ``fn`` (one pass over ``n_windows``), repeated to ``min_s``."""
-    passes, t0 = 0, time.perf_counter()
+def rate(fn, n_windows: int, min_s: float = 1.0, cpu: list | None = None) -> float:
+    """Windows per second of ``fn`` (one pass over ``n_windows``), repeated to ``min_s``.
+
+    With ``cpu``, also appends windows per second of this process's CPU time (robust to
+    other load on a shared machine; meaningless when worker processes do the work).
+    """
+    passes, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         passes += 1
         dt = time.perf_counter() - t0
         if dt >= min_s:
+            if cpu is not None:
+                cpu.append(passes * n_windows / (time.process_time() - c0))
             return passes * n_windows / dt
 
 
@@ -271,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--window", type=int, default=32768)
     p.add_argument("--windows", type=int, default=400, help="size of the random window set")
     p.add_argument("--naive-windows", type=int, default=40)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--rss-windows", type=int, default=400)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     p.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
@@ -327,22 +333,39 @@ def main(argv: list[str] | None = None) -> None:
     n = len(windows)
     raw_read_pass(fasta, bw_paths, windows)  # warm the page cache
     loader_pass(w_loader)  # start the persistent workers
-    keys = ("raw", "stream", "cached", "cached_all", "memory", "w2")
-    res: dict[str, list[float]] = {k: [] for k in keys}
+    passes = {
+        "raw": lambda: raw_read_pass(fasta, bw_paths, windows),
+        "stream": lambda: loader_pass(s_loader),
+        "memory": lambda: memory_bound_pass(codes, tracks, windows),
+        "cached": lambda: loader_pass(c_loader),
+        "cached_all": lambda: loader_pass(ca_loader),
+        "w2": lambda: loader_pass(w_loader),
+    }
+    # Each comparison alternates its two loaders, so both see the same load on a shared
+    # machine; a figure is the median over rounds, a ratio the median of per-round ratios.
+    pairs = [("raw", "stream"), ("memory", "cached"), ("memory", "cached_all"), ("stream", "w2")]
+    res: dict[str, list[float]] = {k: [] for k in passes}
+    ratios: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
+    cpu_ratios: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     for r in range(args.rounds):
-        res["raw"].append(rate(lambda: raw_read_pass(fasta, bw_paths, windows), n, 0.5))
-        res["stream"].append(rate(lambda: loader_pass(s_loader), n, 0.5))
-        res["w2"].append(rate(lambda: loader_pass(w_loader), n, 0.5))
-        res["cached"].append(rate(lambda: loader_pass(c_loader), n, 1.0))
-        res["cached_all"].append(rate(lambda: loader_pass(ca_loader), n, 1.0))
-        res["memory"].append(rate(lambda: memory_bound_pass(codes, tracks, windows), n, 1.0))
+        for ref, ours in pairs:
+            min_s = 0.3 if ref == "memory" else 0.6
+            cpu: list[float] = []
+            a, b = rate(passes[ref], n, min_s, cpu), rate(passes[ours], n, min_s, cpu)
+            res[ref].append(a)
+            res[ours].append(b)
+            ratios[(ref, ours)].append(b / a)
+            cpu_ratios[(ref, ours)].append(cpu[1] / cpu[0])
         print(
             f"round {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in res.items()),
             file=sys.stderr,
         )
     med = {k: statistics.median(v) for k, v in res.items()}
+    ratio = {pair: statistics.median(v) for pair, v in ratios.items()}
+    cpu_ratio = {pair: statistics.median(v) for pair, v in cpu_ratios.items()}
     naive_set = windows[: args.naive_windows]
     naive = rate(lambda: naive_pass(fasta, bw_paths, naive_set), len(naive_set), 1.0)
+    stream_now = rate(passes["stream"], n, 0.6)
     per_track = rate(lambda: raw_read_pass(fasta, bw_paths[:1], windows), n, 0.5)
 
     write_dataset(big_dir, 4 * total, seed=2)
@@ -356,20 +379,27 @@ def main(argv: list[str] | None = None) -> None:
         "n_tracks": N_TRACKS,
         "windows_per_s": round(med["stream"], 1),
         "raw_read_windows_per_s": round(med["raw"], 1),
-        "fraction_of_raw_read": round(med["stream"] / med["raw"], 3),
+        "fraction_of_raw_read": round(ratio[("raw", "stream")], 3),
         "naive_windows_per_s": round(naive, 1),
-        "speedup_vs_naive": round(med["stream"] / naive, 2),
+        "speedup_vs_naive": round(stream_now / naive, 2),
         "cached_windows_per_s": round(med["cached"], 1),
         "memory_bound_windows_per_s": round(med["memory"], 1),
-        "cached_fraction_of_memory_bound": round(med["cached"] / med["memory"], 3),
+        "cached_fraction_of_memory_bound": round(ratio[("memory", "cached")], 3),
+        "fraction_of_raw_read_cpu_time": round(cpu_ratio[("raw", "stream")], 3),
+        "cached_fraction_of_memory_bound_cpu_time": round(cpu_ratio[("memory", "cached")], 3),
         "cached_windows_per_s_all_transforms": round(med["cached_all"], 1),
-        "cached_fraction_all_transforms": round(med["cached_all"] / med["memory"], 3),
+        "cached_fraction_all_transforms": round(ratio[("memory", "cached_all")], 3),
         "windows_per_s_2workers": round(med["w2"], 1),
-        "speedup_2workers": round(med["w2"] / med["stream"], 2),
+        "speedup_2workers": round(ratio[("stream", "w2")], 2),
         "rss_growth_4x_genome": round(rss_4x["peak_rss_mb"] / rss_1x["peak_rss_mb"], 3),
         "peak_rss_mb_1x": round(rss_1x["peak_rss_mb"], 1),
         "peak_rss_mb_4x": round(rss_4x["peak_rss_mb"], 1),
         "import_rss_mb": round(rss_1x["import_rss_mb"], 1),
+        "rss_above_import_mb_1x_4x": [
+            round(rss_1x["peak_rss_mb"] - rss_1x["import_rss_mb"], 1),
+            round(rss_4x["peak_rss_mb"] - rss_4x["import_rss_mb"], 1),
+        ],
+        "train_windows_1x_4x": [rss_1x["train_windows"], rss_4x["train_windows"]],
         "raw_read_one_track_windows_per_s": round(per_track, 1),
         "cache_build_s": round(cache_setup_s, 1),
         "cpu_count": os.cpu_count(),

@@ -150,3 +150,22 @@ def test_sampler_yields_epoch_and_reshuffles():
     assert {e for _, e in e0} == {0} and {e for _, e in e1} == {1}
     assert sorted(i for i, _ in e0) == sorted(i for i, _ in e1) == list(range(20))
     assert [i for i, _ in e0] != [i for i, _ in e1]
+
+
+def test_held_batches_are_never_overwritten(small):
+    """The main-process loader reuses batch buffers only once nothing references them."""
+    dm = _dm(small, batch_size=2, augment={"reverse_complement": True})
+    loader = dm.train_dataloader()
+    first = next(iter(loader))
+    view = first["seq"][:, :, :10]  # a view alone must keep the buffer
+    seq0, target0 = first["seq"].clone(), first["target"].clone()
+    del first
+    for _ in range(3):
+        for _batch in loader:
+            pass
+    assert torch.equal(view, seq0[:, :, :10])
+    batches = list(loader)
+    again = list(loader)
+    for a, b in zip(batches, again, strict=True):
+        assert torch.equal(a["seq"], b["seq"]) and torch.equal(a["target"], b["target"])
+    assert not torch.equal(target0, torch.zeros_like(target0))
