@@ -85,7 +85,9 @@ class GenomeDataModule(L.LightningDataModule):
     bin_size : int
         Output resolution (bp); ``window - 2 * crop`` must be divisible by it.
     stride : int or None
-        Tiling stride; default ``window - 2 * crop`` (output regions abut).
+        Tiling stride of the training split; default ``window - 2 * crop`` (output regions
+        abut). Validation and test windows always tile with ``window - 2 * crop`` so every
+        held-out base is scored once and metrics count no base twice.
     max_n_fraction : float
         Windows with a larger fraction of N bases are dropped.
     blacklist : str or None
@@ -250,8 +252,11 @@ class GenomeDataModule(L.LightningDataModule):
                 )
             tables = split_windows(base, self.intervals)
         else:
+            out_span = self.window - 2 * self.crop
             tables = {
-                name: tile_windows(self.intervals[name], self.window, self.stride)
+                name: tile_windows(
+                    self.intervals[name], self.window, self.stride if name == "train" else out_span
+                )
                 for name in SPLITS
             }
         n_runs = None
