@@ -121,6 +121,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "strand_pairs": loaded.strand_pairs,
         "progress": not args.quiet,
         "npz": args.npz,
+        "zooms": args.zooms,
     }
     if args.sequences:
         if args.fasta or args.regions or args.region or args.genome:
@@ -374,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", help="FASTA of sequences to predict instead of the genome")
     p.add_argument("--out", required=True, help="output folder for <track>.bw")
     p.add_argument("--npz", help="also save predictions as this .npz")
+    p.add_argument(
+        "--zooms",
+        type=int,
+        default=0,
+        help="bigWig zoom levels (faster zoomed-out browsing; built in memory, ~14 bytes "
+        "per predicted base, so keep 0 for whole genomes)",
+    )
     p.add_argument("--rc-average", action="store_true", help="average with reverse complement")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(p)

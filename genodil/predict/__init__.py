@@ -7,18 +7,34 @@ contract (``forward(seq (B, 4, L)) -> {"signal": (B, T, L_out)}`` with ``.crop``
 ``.bin_size``).
 """
 
-from genodil.predict.tiles import (
-    merge_regions,
-    predict_regions,
-    predict_sequences,
-    regions_from_bed,
-    regions_from_strings,
-    whole_genome_regions,
-)
-from genodil.predict.variants import SCORES, score_variants, scores_from_tracks, write_scores
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "merge_regions": "tiles",
+    "predict_regions": "tiles",
+    "predict_sequences": "tiles",
+    "regions_from_bed": "tiles",
+    "regions_from_strings": "tiles",
+    "whole_genome_regions": "tiles",
+    "SCORES": "variants",
+    "score_variants": "variants",
+    "scores_from_tracks": "variants",
+    "write_scores": "variants",
+    "merge_bigwigs": "merge",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `genodil.predict.merge` (used by merge-bigwig) does not import torch.
+    if name in _EXPORTS:
+        return getattr(import_module(f"genodil.predict.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genodil.predict' has no attribute {name!r}")
+
 
 __all__ = [
     "SCORES",
+    "merge_bigwigs",
     "merge_regions",
     "predict_regions",
     "predict_sequences",
