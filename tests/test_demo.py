@@ -22,7 +22,14 @@ def test_run_demo_writes_every_output(tmp_path):
         out,
         max_minutes=5,
         progress=False,
-        overrides=["--train.max_steps", "3", "--train.limit_val_batches", "2"],
+        overrides=[
+            "--train.max_epochs",
+            "1",
+            "--train.limit_train_batches",
+            "3",
+            "--train.limit_val_batches",
+            "2",
+        ],
     )
     for name in (
         "metrics.json",
