@@ -314,3 +314,21 @@ def test_cli_help_has_examples(capsys):
     ):
         assert main([cmd, "--help"]) == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_console_script_trains_with_tuned_allocator(tiny_config):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "genodil"
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    env["GENODIL_LOG"] = "INFO"
+    cmd = [str(exe), "train", "--config", str(tiny_config), "--print_config"]
+    tuned = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "GLIBC_TUNABLES=glibc.malloc.mmap_max=0" in tuned.stderr
+    env["GENODIL_ALLOCATOR"] = "default"
+    plain = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "GLIBC_TUNABLES=(unset)" in plain.stderr
+    assert tuned.stdout == plain.stdout
