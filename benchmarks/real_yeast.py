@@ -30,16 +30,19 @@ YEAST = ROOT.parent / "shared" / "data" / "real" / "yeast_r64"
 BINS = (32, 50, 128)
 
 
-def train_and_eval(name: str, minutes: float, out: Path, overrides: list[str]) -> dict:
+def train_and_eval(
+    name: str, minutes: float, out: Path, overrides: list[str], steps: int | None = None
+) -> dict:
     from genodil.config import load_config
     from genodil.train.evaluate import evaluate
     from genodil.train.run import train
 
     secs = int(minutes * 60)
     budget = f"00:{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+    stop = ["--train.max_steps", str(steps)] if steps else []
     cfg = load_config(
         ROOT / "configs" / "yeast_r64.yaml",
-        ["--train.max_time", budget, "--train.accelerator", "cpu", *overrides],
+        ["--train.max_time", budget, "--train.accelerator", "cpu", *stop, *overrides],
         data_root=YEAST,
     )
     run_dir = out / name
@@ -48,6 +51,8 @@ def train_and_eval(name: str, minutes: float, out: Path, overrides: list[str]) -
     took = time.perf_counter() - t0
     metrics = evaluate(run_dir, split="test", progress=False, bins=BINS)
     metrics["train_seconds"] = round(took, 1)
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    metrics["train_steps"] = int(last["global_step"])
     return metrics
 
 
@@ -94,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=12.0, help="training budget, main model")
     p.add_argument("--short-minutes", type=float, default=6.0, help="budget, short-RF model")
+    p.add_argument("--steps", type=int, help="stop each model after this many steps too")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "yeast")
     p.add_argument("--no-write", action="store_true", help="do not write docs/results.md")
     args = p.parse_args(argv)
@@ -103,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {
-        "dilated_4kb": train_and_eval("dilated_4kb", args.minutes, args.out, []),
+        "dilated_4kb": train_and_eval("dilated_4kb", args.minutes, args.out, [], args.steps),
         "short_rf_1kb": train_and_eval(
             "short_rf_1kb",
             args.short_minutes,
             args.out,
             ["--model.dilations", "{schedule: exponential, rate: 2, blocks: 9}"],
+            args.steps,
         ),
         "gc_regression": gc_baseline(),
     }
@@ -131,9 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         name: {"pearson": res["mean"]["pearson"], "pearson_bin50": res["mean"]["pearson_bin50"]}
         for name, res in results.items()
     }
-    figures["train_seconds"] = {
-        k: results[k]["train_seconds"] for k in ("dilated_4kb", "short_rf_1kb")
-    }
+    for key in ("train_seconds", "train_steps"):
+        figures[key] = {k: results[k][key] for k in ("dilated_4kb", "short_rf_1kb")}
     if not args.no_write:
         write_results_md(table, results, args)
     print(json.dumps(figures))
@@ -141,11 +147,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_results_md(table: str, results: dict, args) -> None:
+    steps = f" --steps {args.steps}" if args.steps else ""
     text = f"""# Results on real data: yeast R64-1-1
 
 Produced by `python benchmarks/real_yeast.py --minutes {args.minutes:g} --short-minutes \
-{args.short_minutes:g}` on a 2-core CPU (shared; no GPU). Training is time-boxed, so these are
-the numbers of a short CPU run, not of a converged model.
+{args.short_minutes:g}{steps}` on a 2-core CPU (no GPU). Training is
+bounded, so these are the numbers of a short CPU run, not of a converged model.
 
 Data: `../shared/data/real/yeast_r64` (chromosomes II, IV, XVI; MNase-seq, Pol II ChIP-seq,
 stranded RNA-seq; the source averaged every track into 50-bp tiles). Split by region
