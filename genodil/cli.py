@@ -46,7 +46,7 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from genodil.simulate import simulate
 
-    written = simulate(args.out, preset=args.preset, seed=args.seed)
+    written = simulate(args.out, preset=args.preset, seed=args.seed, progress=print)
     print(f"simulated dataset ({args.preset}, seed {args.seed}) written to {args.out}")
     for key, path in sorted(written.items()):
         print(f"  {key}: {path}")
