@@ -551,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"genodil {args.command}: error: {e.filename}: file not found", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except KeyboardInterrupt:
         print(f"genodil {args.command}: interrupted", file=sys.stderr)
         return 130
