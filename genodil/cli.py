@@ -239,14 +239,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         _check_names(genome, table["chrom"].unique(), vcf)
         checked.append(f"VCF {vcf}: {len(table)} alleles")
     for bed in args.bed:
-        names = {
-            line.split("\t", 1)[0]
-            for line in Path(bed).read_text().splitlines()
-            if line.strip() and not line.startswith(("#", "track", "browser"))
-        }
-        if not names:
-            raise InputError(f"BED file {bed} holds no regions")
-        _check_names(genome, sorted(names), bed)
+        from genodil.genome.io import read_bed
+
+        _check_names(genome, sorted(read_bed(bed)["chrom"].unique()), bed)
         checked.append(f"BED {bed}")
     print("inputs agree:")
     for line in checked:

@@ -27,7 +27,7 @@ import pyBigWig
 from torch import nn
 
 from genodil.errors import InputError
-from genodil.genome.io import Genome, parse_region
+from genodil.genome.io import Genome, parse_region, read_bed
 from genodil.predict._engine import (
     Device,
     Geometry,
@@ -57,41 +57,20 @@ _TRACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
 
 
 def regions_from_bed(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the first three columns of a BED file.
+    """Read the first three columns of a BED file (via :func:`genodil.genome.io.read_bed`).
 
-    ``track``/``browser`` lines, ``#`` comments and blank lines are skipped.
+    ``track``/``browser`` lines, ``#`` comments and blank lines are skipped; empty intervals
+    (start == end) are dropped, since they hold no base to predict.
 
     Returns
     -------
     pd.DataFrame with columns chrom (str), start, end (int64; 0-based half-open)
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"BED file {path} does not exist: check the path")
-    rows: list[tuple[str, int, int]] = []
-    with open(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) < 3:
-                fields = line.split()
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
-                raise InputError(
-                    f"{path}, line {lineno}: expected 'chrom<TAB>start<TAB>end' with integer "
-                    f"start and end, found {line.strip()[:80]!r}"
-                ) from None
-            if start < 0 or end <= start:
-                raise InputError(
-                    f"{path}, line {lineno}: region {chrom}:{start}-{end} needs "
-                    "0 <= start < end (BED is 0-based, end exclusive)"
-                )
-            rows.append((chrom, start, end))
-    if not rows:
-        raise InputError(f"BED file {path} holds no regions")
-    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+    bed = read_bed(path, "regions BED")
+    bed = bed[bed["end"] > bed["start"]]
+    if not len(bed):
+        raise InputError(f"regions BED {path} holds only empty intervals (start == end)")
+    return bed[["chrom", "start", "end"]].reset_index(drop=True)
 
 
 def regions_from_strings(texts: Sequence[str]) -> pd.DataFrame:
