@@ -165,7 +165,7 @@ Training time (s): dilated_4kb {results["dilated_4kb"]["train_seconds"]}, short_
 {results["short_rf_1kb"]["train_seconds"]}; test windows:
 {results["dilated_4kb"]["n_windows"]}.
 
-RESULTS_DISCUSSION
+(Discussion: written by hand after each run.)
 """
     (ROOT / "docs" / "results.md").write_text(text)
 
