@@ -148,6 +148,12 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
     loaded = load_model(args.checkpoint)
     genome = Genome(args.fasta)
     table = read_vcf(args.vcf)
+    if not len(table):
+        print(
+            f"genodil score-variants: warning: {args.vcf} holds no variant records; writing "
+            "empty score tables",
+            file=sys.stderr,
+        )
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
     scored, skipped = variants.score_variants(
         loaded.model,
