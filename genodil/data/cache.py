@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from genodil.data.tracks import TrackSpec
+from genodil.data.tracks import TrackSourceBase, TrackSpec
 from genodil.errors import InputError
 from genodil.genome.encode import N_CODE
 from genodil.genome.io import ChromAlias, Genome, alias_chrom
@@ -136,7 +136,7 @@ class CachedGenome:
         return out
 
 
-class CachedTracks:
+class CachedTracks(TrackSourceBase):
     """Raw track values read from cached per-track arrays (memory-mapped lazily per process)."""
 
     def __init__(self, specs: Sequence[TrackSpec], entries: Sequence[Path], metas: list[dict]):
@@ -148,19 +148,7 @@ class CachedTracks:
         self._mm: list[np.ndarray] | None = None
         self._pid: int | None = None
 
-    @property
-    def names(self) -> list[str]:
-        """Track names in order."""
-        return [s.name for s in self.specs]
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_mm"] = None
-        state["_pid"] = None
-        return state
+    _per_process = ("_mm", "_pid")
 
     def _map(self) -> list[np.ndarray]:
         if self._mm is None or self._pid != os.getpid():

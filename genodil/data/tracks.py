@@ -242,7 +242,32 @@ def transform_tracks(
     return np.stack([pool_bins(values[i], bin_size, s.pool) for i, s in enumerate(specs)])
 
 
-class Tracks:
+class TrackSourceBase:
+    """Base of per-track value sources (bigWig readers, the cache): names and length.
+
+    Attributes named in ``_per_process`` (file handles, memory maps) are dropped when the
+    object is pickled to a DataLoader worker, which reopens them.
+    """
+
+    specs: list[TrackSpec]
+    _per_process: tuple[str, ...] = ("_pid",)
+
+    @property
+    def names(self) -> list[str]:
+        """Track names in order."""
+        return [s.name for s in self.specs]
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in self._per_process:
+            state[key] = None
+        return state
+
+
+class Tracks(TrackSourceBase):
     """Read raw per-base values of several bigWig tracks.
 
     Parameters
@@ -265,19 +290,7 @@ class Tracks:
         self._sizes: list[dict[str, int]] | None = None
         self._pid: int | None = None
 
-    @property
-    def names(self) -> list[str]:
-        """Track names in order."""
-        return [s.name for s in self.specs]
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_handles"] = None
-        state["_pid"] = None
-        return state
+    _per_process = ("_handles", "_pid")
 
     def _open(self) -> list:
         pid = os.getpid()
