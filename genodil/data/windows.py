@@ -117,6 +117,15 @@ def subtract_intervals(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return _frame(chroms, starts, ends)
 
 
+def _per_chrom(windows: pd.DataFrame, intervals: pd.DataFrame):
+    """Yield (window indices, starts, ends, merged interval starts, ends) per shared chromosome."""
+    merged = _by_chrom(intervals)
+    starts, ends = windows["start"].to_numpy(), windows["end"].to_numpy()
+    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
+        if chrom in merged:
+            yield idx, starts[idx], ends[idx], *merged[chrom]
+
+
 def windows_overlap(windows: pd.DataFrame, intervals: pd.DataFrame, pad: int = 0) -> np.ndarray:
     """Which windows overlap any interval (after widening each window by ``pad`` per side).
 
@@ -125,13 +134,8 @@ def windows_overlap(windows: pd.DataFrame, intervals: pd.DataFrame, pad: int = 0
     np.ndarray, shape (n_windows,), bool
     """
     hit = np.zeros(len(windows), bool)
-    merged = _by_chrom(intervals)
-    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
-        if chrom not in merged:
-            continue
-        s_b, e_b = merged[chrom]
-        ws = windows["start"].to_numpy()[idx] - pad
-        we = windows["end"].to_numpy()[idx] + pad
+    for idx, ws, we, s_b, e_b in _per_chrom(windows, intervals):
+        ws, we = ws - pad, we + pad
         j = np.searchsorted(s_b, we, side="left") - 1  # last interval starting before we
         ok = j >= 0
         hit[idx[ok]] = e_b[j[ok]] > ws[ok]
@@ -141,13 +145,7 @@ def windows_overlap(windows: pd.DataFrame, intervals: pd.DataFrame, pad: int = 0
 def _windows_inside(windows: pd.DataFrame, intervals: pd.DataFrame) -> np.ndarray:
     """Which windows lie entirely inside one of the (merged) intervals."""
     inside = np.zeros(len(windows), bool)
-    merged = _by_chrom(intervals)
-    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
-        if chrom not in merged:
-            continue
-        s_b, e_b = merged[chrom]
-        ws = windows["start"].to_numpy()[idx]
-        we = windows["end"].to_numpy()[idx]
+    for idx, ws, we, s_b, e_b in _per_chrom(windows, intervals):
         j = np.searchsorted(s_b, ws, side="right") - 1
         ok = j >= 0
         inside[idx[ok]] = e_b[j[ok]] >= we[ok]
