@@ -22,13 +22,13 @@ from torch import Tensor, nn
 
 from genodil.errors import InputError
 from genodil.genome.encode import one_hot_torch
+from genodil.predict.runner import ModelRunner, predict
 
 __all__ = ["gradient_x_input", "interpret_region", "ism", "plot_attribution"]
 
 
-def _objective(model: nn.Module, seq: Tensor, out_slice: slice, track: int | None) -> Tensor:
+def _objective(signal: Tensor, out_slice: slice, track: int | None) -> Tensor:
     """Sum of ``signal[:, track, out_slice]`` per sequence; shape (B,)."""
-    signal = model(seq)["signal"].float()  # (B, T, L_out)
     sel = signal[:, :, out_slice] if track is None else signal[:, track : track + 1, out_slice]
     return sel.sum(dim=(1, 2))
 
@@ -52,18 +52,15 @@ def gradient_x_input(
     -------
     (grad, grad_x_input) : Tensors of shape (B, 4, L)
     """
-    was_training = model.training
-    model.eval()
-    try:
-        x = seq.detach().clone().requires_grad_(True)
-        _objective(model, x, out_slice, track).sum().backward()
+    device = str(seq.device)
+    with ModelRunner(model, device, precision="32") as runner:
+        x = seq.detach().clone().float().requires_grad_(True)
+        signal = runner.outputs(x)["signal"].float()  # (B, T, L_out)
+        _objective(signal, out_slice, track).sum().backward()
         grad = x.grad.detach()
-    finally:
-        model.train(was_training)
     return grad, grad * seq
 
 
-@torch.inference_mode()
 def ism(
     model: nn.Module,
     seq: Tensor,
@@ -85,26 +82,24 @@ def ism(
     Tensor, shape (4, len(positions)): the change of the explained scalar when the base at
     each position is set to A, C, G or T (0 for the reference base).
     """
-    was_training = model.training
-    model.eval()
-    try:
-        ref = _objective(model, seq[None], out_slice, track)[0]
-        variants = []
-        for p in positions:
-            for b in range(4):
-                variants.append((p, b))
-        deltas = torch.zeros(4, len(positions), dtype=torch.float64)
-        for i in range(0, len(variants), batch_size):
-            chunk = variants[i : i + batch_size]
-            x = seq[None].repeat(len(chunk), 1, 1)
-            for j, (p, b) in enumerate(chunk):
-                x[j, :, p] = 0
-                x[j, b, p] = 1
-            values = _objective(model, x, out_slice, track)
-            for j, (p, b) in enumerate(chunk):
-                deltas[b, p - positions.start] = float(values[j] - ref)
-    finally:
-        model.train(was_training)
+    device = str(seq.device)
+
+    def objective(x: Tensor) -> Tensor:
+        signal = predict(model, x, batch_size=batch_size, device=device, precision="32")
+        return _objective(signal, out_slice, track)
+
+    ref = objective(seq[None])[0]
+    variants = [(p, b) for p in positions for b in range(4)]
+    deltas = torch.zeros(4, len(positions), dtype=torch.float64)
+    for i in range(0, len(variants), batch_size):
+        chunk = variants[i : i + batch_size]
+        x = seq[None].repeat(len(chunk), 1, 1)
+        for j, (p, b) in enumerate(chunk):
+            x[j, :, p] = 0
+            x[j, b, p] = 1
+        values = objective(x)
+        for j, (p, b) in enumerate(chunk):
+            deltas[b, p - positions.start] = float(values[j] - ref)
     ref_rows = seq[:, positions.start : positions.stop].argmax(0)
     has_base = seq[:, positions.start : positions.stop].sum(0) > 0
     cols = torch.arange(len(positions))
@@ -153,7 +148,7 @@ def interpret_region(
     The model's input window is centred on the region; saliency covers the whole window, ISM
     the region plus ``flank`` bp on each side.
     """
-    from genodil.predict._engine import resolve_device
+    from genodil.predict.runner import resolve_device
 
     model, window, crop, bin_size = loaded.model, loaded.window, loaded.crop, loaded.bin_size
     span = window - 2 * crop

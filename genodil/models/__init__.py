@@ -2,6 +2,7 @@
 receptive-field / gridding analysis. Plain ``nn.Module``s; no training, IO or Lightning here.
 """
 
+from genodil.models.adapters import TensorModel, as_tensor_model
 from genodil.models.dilated_resnet import HEADS, DilatedResNet
 from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
 from genodil.models.layers import (
@@ -29,8 +30,10 @@ __all__ = [
     "DilatedResidualBlock",
     "LayerTaps",
     "ProfileCountHead",
+    "TensorModel",
     "TowerGeometry",
     "TrackHead",
+    "as_tensor_model",
     "center_crop",
     "crop_sides",
     "logsumexp_bins",

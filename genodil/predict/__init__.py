@@ -1,5 +1,7 @@
 """Prediction to bigWig over genome regions or arbitrary sequences, and variant effect scores.
 
+``predict`` runs a model on one-hot sequences in memory (:mod:`genodil.predict.runner`, the
+one place that batches, moves devices, casts precision and averages reverse complements);
 ``predict_regions`` / ``predict_sequences`` tile inputs and stream ``<track>.bw`` files;
 ``score_variants`` compares reference and alternative predictions; ``write_scores`` writes the
 TSV/Parquet and its ``.skipped.tsv``. All take any ``nn.Module`` that follows the model
@@ -22,6 +24,8 @@ _EXPORTS = {
     "scores_from_tracks": "variants",
     "write_scores": "variants",
     "merge_bigwigs": "merge",
+    "predict": "runner",
+    "ModelRunner": "runner",
 }
 
 
@@ -34,8 +38,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SCORES",
+    "ModelRunner",
     "merge_bigwigs",
     "merge_regions",
+    "predict",
     "predict_regions",
     "predict_sequences",
     "regions_from_bed",

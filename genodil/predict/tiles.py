@@ -1,7 +1,7 @@
 """Tiled prediction over genome regions, streamed to one bigWig per track.
 
 Tensor contract: the model maps one-hot windows ``(B, 4, L)`` to ``"signal"`` of shape
-``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size`` (see ``_engine``).
+``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size`` (see :mod:`genodil.predict.runner`).
 
 Tiling: each window of length L yields ``L - 2 * crop`` bases of output, every one of them
 predicted with the model's full context. Windows are laid end to end in output space (the
@@ -28,18 +28,15 @@ from torch import nn
 
 from genodil.errors import InputError
 from genodil.genome.io import Genome, parse_region, read_bed
-from genodil.predict._engine import (
+from genodil.predict.npz import NpyStream, pack_npz, remove_quietly, tmp_path_for
+from genodil.predict.runner import (
     Device,
     Geometry,
     ModelRunner,
-    NpyStream,
     Precision,
     model_geometry,
-    pack_npz,
     prefetched,
     progress_enabled,
-    remove_quietly,
-    tmp_path_for,
 )
 
 __all__ = [
@@ -254,8 +251,6 @@ def predict_regions(
     names = _check_track_names(track_names)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if strand_pairs is None:
-        strand_pairs = getattr(model, "strand_pairs", None)
     merged = merge_regions(regions, genome, geom.bin_size)
     if merged.empty:
         raise InputError("no regions to predict: give at least one region")
@@ -281,7 +276,7 @@ def predict_regions(
             bw.addHeader(header, maxZooms=int(zooms))
         if npz_dir is not None:
             npz_dir.mkdir(parents=True, exist_ok=True)
-        runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
+        runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
         with runner, _progress_bar(total_bp, progress) as bar:
             current = -1
             for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):

@@ -1,8 +1,8 @@
 """Variant effect scores: predict reference and alternative windows, compare the tracks.
 
 Tensor contract: the model maps one-hot windows ``(B, 4, L)`` to ``"signal"`` of shape
-``(B, T, L_out)`` (see ``_engine``). For every variant one reference and one alternative window
-of length L go through the model in the same forward pass.
+``(B, T, L_out)`` (see :mod:`genodil.predict.runner`). For every variant one reference and one
+alternative window of length L go through the model in the same forward pass.
 
 Windows (docs/variants.md has the full rule):
 
@@ -42,18 +42,15 @@ from genodil.errors import InputError
 from genodil.genome.encode import codes_to_str, encode
 from genodil.genome.io import Genome
 from genodil.genome.vcf import VARIANT_COLUMNS
-from genodil.predict._engine import (
+from genodil.predict.npz import NpyStream, pack_npz, remove_quietly, tmp_path_for
+from genodil.predict.runner import (
     Device,
     Geometry,
     ModelRunner,
-    NpyStream,
     Precision,
     model_geometry,
-    pack_npz,
     prefetched,
     progress_enabled,
-    remove_quietly,
-    tmp_path_for,
 )
 from genodil.predict.tiles import _check_track_names
 
@@ -378,8 +375,6 @@ def score_variants(
         raise ValueError(
             f"batch_size must be >= 2 (a reference and an alternative window), got {batch_size}"
         )
-    if strand_pairs is None:
-        strand_pairs = getattr(model, "strand_pairs", None)
     table = _as_variant_frame(variants)
 
     ready: list[_Variant] = []
@@ -407,13 +402,13 @@ def score_variants(
     values = np.full((len(ready), len(score_names), len(names)), np.nan)
     save = _TrackSaver(save_tracks, len(ready), len(names), geom) if save_tracks else None
     per_batch = max(1, batch_size // 2)
-    runner = ModelRunner(model, geom, len(names), device, precision, rc_average, strand_pairs)
+    runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
     try:
         with runner, _progress(len(ready), progress) as bar:
             batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
             done = 0
             for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
-                pred = runner.predict(codes)  # (B + B_changed, T, L_out) on the device
+                pred = runner.predict_codes(codes)  # (B + B_changed, T, L_out) on the device
                 values[done : done + len(batch)] = _score_batch(
                     pred, batch, geom, width, score_names, save
                 )

@@ -117,7 +117,7 @@ def evaluate(
         ``{"split", "checkpoint", "n_windows", "tracks": {track: {metric: value}}, "mean"}``
         (DESIGN section 6); also written to ``out`` when given.
     """
-    from genodil.predict._engine import resolve_device
+    from genodil.predict.runner import ModelRunner
 
     stage = _SPLITS.get(split)
     if stage is None:
@@ -126,8 +126,8 @@ def evaluate(
     dm = build_datamodule(loaded, batch_size=batch_size)
     dm.setup(stage)
     loader = dm.test_dataloader() if stage == "test" else dm.val_dataloader()
-    dev = resolve_device(device)
-    model = loaded.model.to(dev).eval()
+    runner = ModelRunner(loaded.model, device, precision="32")
+    dev = runner.device
     loss_name = loaded.spec.get("train", {}).get("loss", "poisson")
     metrics = TrackMetrics(loaded.track_names, bins=bins).to(dev)
     examples: list[dict[str, Any]] = []
@@ -136,10 +136,10 @@ def evaluate(
     n_windows = 0
     from tqdm.auto import tqdm
 
-    with torch.inference_mode():
+    with runner, torch.inference_mode():
         for batch in tqdm(loader, desc=f"evaluate {split}", disable=not progress, leave=False):
-            seq, target = batch["seq"].to(dev), batch["target"].to(dev)
-            out_ = model(seq)
+            seq, target = batch["seq"], batch["target"].to(dev)
+            out_ = runner.outputs(seq)
             per_track = compute_loss(out_, target, loss_name)
             metrics.update(out_["signal"], target, per_track)
             n_windows += seq.shape[0]
