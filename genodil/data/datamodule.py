@@ -14,9 +14,16 @@ from typing import Any, Literal
 
 import lightning as L
 import pandas as pd
+import torch
 from torch.utils.data import DataLoader
 
-from genodil.data.dataset import WindowDataset, WindowLoader, WindowSampler, collate_windows
+from genodil.data.dataset import (
+    ResumableWindowLoader,
+    WindowDataset,
+    WindowLoader,
+    WindowSampler,
+    collate_windows,
+)
 from genodil.data.tracks import Tracks, TrackSpec, strand_pair_index, to_track_specs
 from genodil.data.windows import (
     HELD_OUT,
@@ -175,6 +182,14 @@ class GenomeDataModule(L.LightningDataModule):
         self.window, self.crop, self.bin_size, self.stride = window, crop, bin_size, stride
         self.max_n_fraction = float(max_n_fraction)
         self.augment = _check_augment(augment)
+        reach = self.augment["jitter"] + self.augment["max_shift"]
+        if reach > window // 2:
+            raise InputError(
+                f"data.augment.jitter + max_shift ({reach} bp) is more than half of data.window "
+                f"({window} bp): windows would move off their targets' neighbourhood and, at "
+                "chromosome ends, onto N padding with zero targets. Keep the shift to a small "
+                "fraction of the window (a few to a few hundred bp)"
+            )
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.cache_dir, self.cache_dtype = cache_dir, cache_dtype
         self.chrom_alias = chrom_alias
@@ -393,14 +408,27 @@ class GenomeDataModule(L.LightningDataModule):
         )
         trainer = getattr(self, "trainer", None)
         sampler.set_epoch(trainer.current_epoch if trainer is not None else self._epoch)
-        return WindowLoader(
-            ds,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=collate_windows,
-        )
+        # The loader's own generator: making an iterator then draws its base seed from it, not
+        # from torch's global RNG, so dropout masks after a resume match an uninterrupted run.
+        generator = torch.Generator()
+        generator.manual_seed(self.seed)
+        kwargs: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "sampler": sampler,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "collate_fn": collate_windows,
+            "generator": generator,
+        }
+        if train and trainer is not None:
+            return ResumableWindowLoader(ds, progress=self._train_progress, **kwargs)
+        return WindowLoader(ds, **kwargs)
+
+    def _train_progress(self) -> tuple[int, int, bool]:
+        """(epoch, batches trained in it, epoch finished) of the attached Trainer."""
+        trainer = self.trainer
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return trainer.current_epoch, done, done >= trainer.num_training_batches
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled, augmented training windows; this rank's share under DDP."""

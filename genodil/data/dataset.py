@@ -45,6 +45,7 @@ from genodil.data.tracks import TrackSpec, transform_tracks
 from genodil.genome.encode import one_hot
 
 __all__ = [
+    "ResumableWindowLoader",
     "SequenceSource",
     "TrackSource",
     "WindowDataset",
@@ -383,6 +384,40 @@ class WindowLoader(DataLoader):
         return (self.dataset.finish_batch(b) for b in it)
 
 
+class ResumableWindowLoader(WindowLoader):
+    """Training loader whose position inside an epoch is saved in checkpoints.
+
+    Lightning stores :meth:`state_dict` in every checkpoint and hands it back to
+    :meth:`load_state_dict` on resume; the sampler then skips the batches of that epoch that
+    were already trained on, so a run resumed mid-epoch sees the same batches, in the same
+    order, as an uninterrupted run (the items themselves depend only on seed, epoch and index).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`WindowLoader`; ``sampler`` must be a :class:`WindowSampler`.
+    progress : callable or None
+        Returns ``(epoch, batches_done, epoch_finished)`` of the training loop when a
+        checkpoint is written.
+    """
+
+    def __init__(self, *args, progress=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"epoch", "batches"}``: batches of ``epoch`` already trained on."""
+        if self.progress is None:
+            return {"epoch": -1, "batches": 0}
+        epoch, batches, finished = self.progress()
+        return {"epoch": -1 if finished else int(epoch), "batches": int(batches)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Skip the first ``batches`` batches the next time ``epoch`` is iterated."""
+        if state.get("epoch", -1) >= 0 and state.get("batches", 0) > 0:
+            self.sampler.skip_next(int(state["epoch"]), int(state["batches"]) * self.batch_size)
+
+
 def collate_windows(data: dict | list[dict]) -> dict:
     """Collate function of window loaders: a batch from ``__getitems__`` passes through."""
     if isinstance(data, dict):
@@ -432,6 +467,14 @@ class WindowSampler(DistributedSampler):
             drop_last=drop_last,
         )
         self.with_epoch = with_epoch
+        self._skip: tuple[int, int] | None = None
+
+    def skip_next(self, epoch: int, n_items: int) -> None:
+        """Leave out the first ``n_items`` of this rank's share the next time ``epoch`` runs.
+
+        Used to resume mid-epoch; forgotten after the next iteration, whatever its epoch.
+        """
+        self._skip = (int(epoch), int(n_items))
 
     def _indices(self) -> list[int]:
         n = len(self.dataset)
@@ -447,6 +490,11 @@ class WindowSampler(DistributedSampler):
 
     def __iter__(self) -> Iterator[int | tuple[int, int]]:
         idx = self._indices()
+        if self._skip is not None:
+            epoch, n_items = self._skip
+            self._skip = None
+            if epoch == self.epoch:
+                idx = idx[n_items:]
         if self.with_epoch:
             return iter([(i, self.epoch) for i in idx])
         return iter(idx)

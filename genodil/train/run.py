@@ -2,6 +2,17 @@
 
 A run directory holds ``config.yaml`` (the resolved config), ``checkpoints/best.ckpt`` and
 ``last.ckpt``, and ``logs/`` (CSV; TensorBoard if installed).
+
+Safety of a run directory (docs/reliability.md):
+
+- a folder that already holds run state is never reused without ``resume`` or ``overwrite``;
+- ``resume`` compares the new config with the run's ``config.yaml`` before anything is written
+  and refuses any change except :data:`SAFE_RESUME_KEYS`;
+- resuming mid-epoch is exact: the training loader saves its position, every loader draws its
+  seed from its own generator, and ``last.ckpt`` is never written at a step that a validation
+  follows, so a validation cut short by a kill always runs again on resume;
+- the first SIGINT stops at the next step boundary, writes ``last.ckpt`` and raises
+  :class:`TrainingInterrupted` (the CLI exits 130); a second one aborts at once.
 """
 
 from __future__ import annotations
@@ -10,6 +21,8 @@ import logging
 import os
 import random
 import shutil
+import signal
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,12 +30,61 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+import yaml
 from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from genodil.errors import InputError
 
-__all__ = ["AtomicCheckpointIO", "build_datamodule", "build_run", "train"]
+__all__ = [
+    "SAFE_RESUME_KEYS",
+    "AtomicCheckpointIO",
+    "TrainingInterrupted",
+    "build_datamodule",
+    "build_run",
+    "train",
+]
+
+# Config keys that may change on --resume: they only move where training stops (and with it
+# the end of the cosine learning-rate schedule, which spans all planned steps).
+SAFE_RESUME_KEYS = ("train.max_epochs", "train.max_steps", "train.max_time")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT; the message says what was saved and how to resume."""
+
+
+class _StopRequested(Exception):
+    """Raised inside ``fit`` once last.ckpt is saved after a SIGINT."""
+
+
+class _InterruptFlag:
+    """First SIGINT sets the flag (training stops at the next step); the second aborts."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+        print(
+            "genodil train: stopping after this step to save last.ckpt "
+            "(Ctrl-C again aborts without saving)",
+            flush=True,
+            file=sys.stderr,
+        )
+
+    def __enter__(self) -> None:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous = None
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +123,64 @@ class RngStateCallback(Callback):
 
 
 class LastCheckpoint(Checkpoint):
-    """Write ``last.ckpt`` every ``every_n_steps`` optimiser steps and after every epoch."""
+    """Write ``last.ckpt`` every ``every_n_steps`` optimiser steps and after every epoch.
 
-    def __init__(self, path: Path, every_n_steps: int | None) -> None:
+    No step checkpoint is written after a batch that a validation follows: resuming from it
+    would skip that validation. The epoch-end checkpoint is written after the validation.
+    When ``interrupt`` is set (a SIGINT), it saves at the next such boundary and stops.
+    """
+
+    def __init__(
+        self, path: Path, every_n_steps: int | None, interrupt: _InterruptFlag | None = None
+    ) -> None:
         self.path = Path(path)
         self.every_n_steps = every_n_steps
+        self.interrupt = interrupt
+
+    @staticmethod
+    def _validation_follows(trainer) -> bool:
+        loop = trainer.fit_loop.epoch_loop
+        # The test Lightning itself runs right after this hook (training_epoch_loop.py).
+        return bool(loop._should_check_val_fx(trainer.fit_loop._data_fetcher))
+
+    def _stop_if_asked(self, trainer) -> None:
+        if self.interrupt is not None and self.interrupt.set:
+            raise _StopRequested(f"step {trainer.global_step}")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._validation_follows(trainer):
+            return
         n = self.every_n_steps
-        if n and trainer.global_step > 0 and trainer.global_step % n == 0:
+        stopping = self.interrupt is not None and self.interrupt.set
+        due = n and trainer.global_step > 0 and trainer.global_step % n == 0
+        if due or (stopping and trainer.global_step > 0):
             trainer.save_checkpoint(self.path)
+        self._stop_if_asked(trainer)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         trainer.save_checkpoint(self.path)
+        self._stop_if_asked(trainer)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        _restore_loader_position(trainer)
+
+
+def _restore_loader_position(trainer) -> None:
+    """Hand the saved loader position to the training loader, then restart its iterator.
+
+    Lightning 2.6 builds the training loader before it restores a checkpoint whenever
+    ``configure_optimizers`` asks for ``estimated_stepping_batches`` (ours does, for the cosine
+    schedule), so the saved loader state is never loaded (fit_loop.setup_data returns early).
+    """
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+
+    loop = trainer.fit_loop
+    if not loop._combined_loader_states_to_load or loop._combined_loader is None:
+        return
+    loop._load_combined_loader_states()
+    for dl in loop._combined_loader.flattened:
+        _set_sampler_epoch(dl, loop.epoch_progress.current.processed)
+    iter(loop._data_fetcher)  # a new iterator, which applies the skip
 
 
 def _check_accelerator(accelerator: str) -> None:
@@ -137,6 +244,19 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
     model.check_input_length(data_kw["window"])
     settings_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
     settings = TrainSettings(**settings_kw)
+    from genodil.data.tracks import check_track_values
+
+    train_chroms = [str(c) for c in dm.intervals["train"]["chrom"].unique()]
+    check_track_values(dm.specs, train_chroms, dm.chrom_alias, settings.loss)
+    if data_kw["window"] < model.receptive_field:
+        log.warning(
+            "data.window (%d bp) is shorter than the model's receptive field (%d bp): every "
+            "output sees padding instead of sequence at its edges; use a window of at least "
+            "%d bp or fewer/shorter dilations",
+            data_kw["window"],
+            model.receptive_field,
+            model.receptive_field,
+        )
     if model.crop * 2 < model.receptive_field - 1:
         log.info(
             "crop %d bp per side is less than half the receptive field (%d bp): outputs near "
@@ -167,7 +287,13 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
     return dm, module, spec
 
 
-def _trainer(settings, run_dir: Path, extra: dict[str, Any] | None, progress: bool) -> L.Trainer:
+def _trainer(
+    settings,
+    run_dir: Path,
+    extra: dict[str, Any] | None,
+    progress: bool,
+    interrupt: _InterruptFlag | None = None,
+) -> L.Trainer:
     _check_accelerator(settings.accelerator)
     ckpt_dir = run_dir / "checkpoints"
     # A new logs/version_N per start, so a resumed run never overwrites earlier logs.
@@ -189,7 +315,7 @@ def _trainer(settings, run_dir: Path, extra: dict[str, Any] | None, progress: bo
             enable_version_counter=False,
             auto_insert_metric_name=False,
         ),
-        LastCheckpoint(ckpt_dir / "last.ckpt", settings.checkpoint_every_n_steps),
+        LastCheckpoint(ckpt_dir / "last.ckpt", settings.checkpoint_every_n_steps, interrupt),
         RngStateCallback(),
     ]
     if settings.early_stopping_patience is not None:
@@ -237,7 +363,143 @@ def _trainer(settings, run_dir: Path, extra: dict[str, Any] | None, progress: bo
     return L.Trainer(**kwargs)
 
 
-def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool = True) -> Path:
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def check_resume_config(run_dir: Path, cfg) -> list[str]:
+    """Compare ``cfg`` with the run's saved ``config.yaml``; nothing is written.
+
+    Returns
+    -------
+    list of str
+        The changed keys among :data:`SAFE_RESUME_KEYS` (``"key: old -> new"``).
+
+    Raises
+    ------
+    InputError
+        Any other key differs (all of them are listed), or config.yaml is unreadable.
+    """
+    from genodil.config import dump_config
+
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        raise InputError(
+            f"--resume: {saved} is missing, so the run's config cannot be checked; restore it "
+            "or start a new run (--overwrite)"
+        )
+    try:
+        old = _flatten(yaml.safe_load(saved.read_text()) or {})
+    except yaml.YAMLError as e:
+        raise InputError(f"--resume: {saved} is not valid YAML ({e}); restore it") from None
+    new = _flatten(yaml.safe_load(dump_config(cfg)) or {})
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    unsafe = [k for k in changed if k not in SAFE_RESUME_KEYS]
+    if unsafe:
+        shown = "; ".join(f"{k}: {old.get(k)!r} in the run, {new.get(k)!r} now" for k in unsafe)
+        raise InputError(
+            f"--resume: the config differs from {saved} in {len(unsafe)} key(s): {shown}. "
+            f"The checkpoints were trained with the saved config; only "
+            f"{', '.join(SAFE_RESUME_KEYS)} may change on resume. Resume with the saved config "
+            "(genodil train --config " + str(saved) + " --resume) or start a new run with "
+            "another --out"
+        )
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed]
+
+
+def _readable_checkpoint(path: Path) -> int | None:
+    """The global step of a complete, resumable checkpoint, else None."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - a truncated or foreign file fails in many ways
+        return None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
+        return None
+    return int(ckpt.get("global_step", 0))
+
+
+def resume_checkpoint(run_dir: Path) -> Path:
+    """``checkpoints/last.ckpt``, or the newest readable checkpoint if it is damaged.
+
+    Raises
+    ------
+    InputError
+        No checkpoint at all, or none is readable.
+    """
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    found = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    if not found:
+        raise InputError(
+            f"--resume given but {run_dir} holds no checkpoints/*.ckpt; start the run "
+            "without --resume"
+        )
+    if last.exists() and _readable_checkpoint(last) is not None:
+        return last
+    steps = {p: _readable_checkpoint(p) for p in found if p != last}
+    valid = {p: s for p, s in steps.items() if s is not None}
+    if not valid:
+        raise InputError(
+            f"--resume: no checkpoint in {ckpt_dir} is readable ({', '.join(p.name for p in found)}"
+            " are truncated or not checkpoints); start a new run with --overwrite"
+        )
+    best = max(valid, key=lambda p: (valid[p], p.stat().st_mtime))
+    why = "is truncated or unreadable" if last.exists() else "is missing"
+    log.warning(
+        "%s %s; resuming from %s (step %d) instead, so the steps after it are trained again",
+        last,
+        why,
+        best,
+        valid[best],
+    )
+    return best
+
+
+def _run_state(run_dir: Path) -> list[str]:
+    """What in ``run_dir`` belongs to an earlier run (config, checkpoints, logs)."""
+    found = [n for n in ("config.yaml", "logs") if (run_dir / n).exists()]
+    ckpt_dir = run_dir / "checkpoints"
+    if ckpt_dir.is_dir():
+        found += [f"checkpoints/{p.name}" for p in sorted(ckpt_dir.glob("*.ckpt"))]
+    return found
+
+
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise InputError("give --resume or --overwrite, not both")
+    if resume or overwrite:
+        return
+    found = _run_state(run_dir)
+    if found:
+        raise InputError(
+            f"run directory {run_dir} already holds a run ({', '.join(found[:6])}); pass "
+            "--resume to continue it, --overwrite to discard it and start again, or choose "
+            "another --out"
+        )
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Remove an earlier run's config and checkpoints (``--overwrite``); logs are kept."""
+    ckpt_dir = run_dir / "checkpoints"
+    if ckpt_dir.is_dir():
+        for p in ckpt_dir.iterdir():
+            if p.suffix == ".ckpt" or p.name.startswith("."):
+                p.unlink()
+    (run_dir / "config.yaml").unlink(missing_ok=True)
+
+
+def train(
+    cfg,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
     """Fit a model as configured; returns the run directory.
 
     Parameters
@@ -247,22 +509,31 @@ def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool 
     run_dir : path
         Where config.yaml, checkpoints/ and logs/ go.
     resume : bool
-        Continue from ``run_dir/checkpoints/last.ckpt`` (optimizer, scheduler, epoch, step).
+        Continue from ``run_dir/checkpoints/last.ckpt`` (optimizer, scheduler, epoch, step,
+        position in the epoch); the config may differ only in :data:`SAFE_RESUME_KEYS`.
+    progress : bool
+        Progress bar and Lightning's summaries.
+    overwrite : bool
+        Discard an earlier run's checkpoints and config in ``run_dir``.
+
+    Raises
+    ------
+    InputError
+        ``run_dir`` holds a run and neither ``resume`` nor ``overwrite`` is given; on resume,
+        the config differs in an unsafe key, or no checkpoint is readable.
+    TrainingInterrupted
+        On SIGINT, after ``last.ckpt`` is saved.
     """
     from genodil.config import dump_config
     from genodil.train.settings import TrainSettings
 
     run_dir = Path(run_dir)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if resume and not last.exists():
-        raise InputError(
-            f"--resume given but {last} does not exist; start the run without --resume"
-        )
-    if not resume and (run_dir / "checkpoints" / "best.ckpt").exists():
-        raise InputError(
-            f"run directory {run_dir} already holds a trained model; pass --resume to continue "
-            "it or choose another --out"
-        )
+    _check_run_dir(run_dir, resume, overwrite)
+    ckpt_path = None
+    if resume:
+        ckpt_path = resume_checkpoint(run_dir)
+        for change in check_resume_config(run_dir, cfg):
+            log.warning("resuming with a changed stopping rule: %s", change)
     train_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
     settings = TrainSettings(**train_kw)
     if not progress:
@@ -270,16 +541,28 @@ def train(cfg, run_dir: str | os.PathLike, resume: bool = False, progress: bool 
             logging.getLogger(name).setLevel(logging.WARNING)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     dm, module, _ = build_run(cfg)
-    trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress)
+    interrupt = _InterruptFlag()
+    trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress, interrupt)
     if trainer.is_global_zero:
+        if overwrite:
+            _clear_run(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(run_dir / "config.yaml", dump_config(cfg))
-    with warnings.catch_warnings():
+    last = run_dir / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings(), interrupt:
         # Resuming into the run's own checkpoint folder is the point of --resume.
         warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
         # Lightning 2.6 calls a torch.utils._pytree API that torch 2.13 deprecates.
         warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)")
-        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+        try:
+            trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        except (_StopRequested, SystemExit, KeyboardInterrupt) as e:
+            if not interrupt.set and not isinstance(e, KeyboardInterrupt):
+                raise
+            saved = f"last.ckpt at {e}" if isinstance(e, _StopRequested) else "nothing new"
+            raise TrainingInterrupted(
+                f"resume with --resume (saved {saved} in {last.parent})"
+            ) from None
     best = run_dir / "checkpoints" / "best.ckpt"
     if trainer.is_global_zero and not best.exists() and last.exists():
         # No validation ran (e.g. max_steps before the first epoch end): the last weights are

@@ -140,7 +140,7 @@ def test_resume_without_checkpoint_and_reuse_of_finished_run_raise(tiny_config, 
     with pytest.raises(InputError, match="--resume given but"):
         train(cfg, tmp_path / "new", resume=True, progress=False)
     train(cfg, tmp_path / "done", progress=False)
-    with pytest.raises(InputError, match="already holds a trained model"):
+    with pytest.raises(InputError, match="already holds a run"):
         train(cfg, tmp_path / "done", progress=False)
 
 
