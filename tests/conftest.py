@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +95,37 @@ def tiny_config(tiny_data) -> Path:
     path = tiny_data / "run.yaml"
     path.write_text(yaml.safe_dump(run_config(tiny_data)))
     return path
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path):
+    """Make ``folder`` refuse new files, renames and deletions, then restore it.
+
+    Without root, permission bits do it. Root ignores them, so there the folder gets the
+    ext4/xfs immutable attribute (``chattr +i``), which binds root too; the test is skipped
+    where neither works.
+    """
+    folder = Path(folder)
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(mode)
+        return
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: no way to make a folder read-only")
+    res = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    if res.returncode != 0:
+        pytest.skip(f"chattr +i failed here: {res.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.fixture
+def read_only_dir():
+    """``with read_only_dir(folder):`` makes ``folder`` read-only for the block (root too)."""
+    return _read_only

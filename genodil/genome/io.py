@@ -31,6 +31,7 @@ __all__ = [
     "bigwig_chrom_sizes",
     "check_chrom_agreement",
     "check_file",
+    "fasta_compression",
     "parse_region",
     "read_bed",
 ]
@@ -210,6 +211,7 @@ def read_bed(
     path: str | os.PathLike,
     what: str = "BED",
     chrom_sizes: Mapping[str, int] | None = None,
+    within: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Read the first three columns of a BED file (plus ``name`` when present).
 
@@ -224,6 +226,9 @@ def read_bed(
         What the file is, for messages.
     chrom_sizes : mapping, optional
         Chromosomes known to the FASTA.
+    within : mapping, optional
+        Chromosome sizes every row must fit: a row on another chromosome, or starting at or
+        past its end, is an error naming the line.
 
     Returns
     -------
@@ -261,6 +266,8 @@ def read_bed(
                     f"{what} {p}, line {lineno}: start {start} > end {end} (or negative); BED "
                     "is 0-based with start <= end: fix or drop this line"
                 )
+            if within is not None:
+                _check_within(fields[0], start, within, f"{what} {p}, line {lineno}")
             chroms.append(fields[0])
             starts.append(start)
             ends.append(end)
@@ -302,6 +309,130 @@ def read_bed(
     return df
 
 
+def fasta_compression(path: str | os.PathLike) -> str:
+    """How a FASTA file is compressed, from its first bytes.
+
+    Returns
+    -------
+    str
+        ``"plain"``, ``"bgzf"`` (bgzip), ``"gzip"`` (plain gzip), ``"bzip2"`` or ``"zip"``.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:2] == b"\x1f\x8b":
+        # BGZF: gzip with the FEXTRA flag and a "BC" extra subfield (SAM spec, section 4.1)
+        is_bgzf = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+        return "bgzf" if is_bgzf else "gzip"
+    if head[:3] == b"BZh":
+        return "bzip2"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    return "plain"
+
+
+def _check_compression(path: Path, kind: str) -> None:
+    if kind in ("gzip", "bzip2", "zip"):
+        raise InputError(
+            f"FASTA {path} is {kind}-compressed, which allows no random access; genodil reads "
+            f"plain or bgzip-compressed FASTA. Convert it with `zcat {path} | bgzip > "
+            f"genome.fa.gz && samtools faidx genome.fa.gz` (bgzip and samtools come with "
+            f"htslib), or decompress it (`{'gunzip -c' if kind == 'gzip' else kind + ' -d'} "
+            f"{path} > genome.fa`)"
+        )
+    if kind == "bgzf":
+        if not path.name.lower().endswith((".gz", ".bgz")):
+            raise InputError(
+                f"FASTA {path} is bgzip-compressed but its name does not end in .gz or .bgz; "
+                "rename it (with its .fai and .gzi) so the name says so"
+            )
+        try:
+            from Bio import bgzf  # noqa: F401
+        except ImportError:
+            raise InputError(
+                f"FASTA {path} is bgzip-compressed; reading it needs biopython "
+                "(pip install biopython), or decompress it with `bgzip -d`"
+            ) from None
+
+
+def _read_fai(fai: Path, fasta: Path) -> list[tuple[str, int, int, int, int]]:
+    """Parse a .fai: (name, length, offset, line bases, line bytes) per record."""
+    entries = []
+    seen: dict[str, int] = {}
+    with open(fai) as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 5 or not all(f.isdigit() for f in fields[1:5]):
+                raise InputError(
+                    f"{fai}, line {lineno}: not a FASTA index line; delete {fai} so "
+                    "genodil rebuilds it"
+                )
+            name = fields[0]
+            if name in seen:
+                raise InputError(
+                    f"FASTA {fasta} holds two sequences named {name!r} (records {seen[name]} "
+                    f"and {lineno}); names must be unique: rename or drop one record"
+                )
+            seen[name] = lineno
+            entries.append((name, *(int(f) for f in fields[1:5])))
+    if not entries:
+        raise InputError(f"{fasta} holds no sequences: is it a FASTA file?")
+    return entries
+
+
+def _fai_mismatch(fasta: Path, fai: Path, entries, kind: str) -> str | None:
+    """Why ``entries`` do not describe ``fasta`` (None when they do).
+
+    A plain FASTA is checked against its bytes: each record's header ends right before its
+    offset, and its first, a middle and its last line end where the index says. A bgzip
+    FASTA is checked by modification time only.
+    """
+    if kind == "bgzf":
+        if fai.stat().st_mtime < fasta.stat().st_mtime:
+            return "older than the FASTA"
+        return None
+    size = fasta.stat().st_size
+    with open(fasta, "rb") as fh:
+
+        def at(pos: int, n: int = 1) -> bytes:
+            fh.seek(pos)
+            return fh.read(n)
+
+        for name, length, offset, bases, width in entries:
+            if offset > size or (offset > 0 and at(offset - 1) != b"\n"):
+                return f"record {name!r} does not start at byte {offset}"
+            if length == 0:
+                continue
+            if bases <= 0 or width < bases:
+                return f"record {name!r} has line lengths {bases}/{width}"
+
+            def pos(i: int, bases=bases, width=width, offset=offset) -> int:
+                return offset + (i // bases) * width + i % bases
+
+            line_ends = {min(bases, length) - 1, (length // bases // 2) * bases - 1, length - 1}
+            for i in sorted(line_ends):
+                if i < 0:
+                    continue
+                base, after = at(pos(i)), at(pos(i) + 1)
+                if base in (b"", b"\n", b"\r", b">") or after not in (b"", b"\n", b"\r"):
+                    return f"record {name!r} is not laid out as indexed near base {i:,}"
+    return None
+
+
+def _check_within(chrom: str, start: int, sizes: Mapping[str, int], where: str) -> None:
+    if chrom not in sizes:
+        alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
+        hint = f" (the FASTA calls it {alt!r})" if alt in sizes else ""
+        raise InputError(
+            f"{where}: chromosome {chrom!r} is not in the FASTA{hint}; it has "
+            f"{', '.join(list(sizes)[:8])}. Fix or drop this line"
+        )
+    if start >= sizes[chrom]:
+        raise InputError(
+            f"{where}: start {start:,} is past the end of {chrom} ({sizes[chrom]:,} bp in the "
+            "FASTA); fix or drop this line (another assembly?)"
+        )
+
+
 class Genome:
     """Random access to a reference genome as uint8 base codes.
 
@@ -336,24 +467,59 @@ class Genome:
         self.in_memory = total <= in_memory_max_bp if in_memory is None else bool(in_memory)
 
     def _read_sizes(self) -> dict[str, int]:
+        kind = fasta_compression(self.path)
+        _check_compression(self.path, kind)
         fai = Path(str(self.path) + ".fai")
         if not fai.exists():
             log.warning("FASTA index %s not found: building it (once)", fai)
-            self._open()
-            self._close()
-        sizes: dict[str, int] = {}
-        with open(fai) as fh:
-            for lineno, line in enumerate(fh, 1):
-                fields = line.rstrip("\n").split("\t")
-                if len(fields) < 2 or not fields[1].isdigit():
-                    raise InputError(
-                        f"{fai}, line {lineno}: not a FASTA index line; delete {fai} so "
-                        "genodil rebuilds it"
-                    )
-                sizes[fields[0]] = int(fields[1])
-        if not sizes:
-            raise InputError(f"{self.path} holds no sequences: is it a FASTA file?")
-        return sizes
+            self._build_index(fai, kind)
+        entries = _read_fai(fai, self.path)
+        why = _fai_mismatch(self.path, fai, entries, kind)
+        if why is not None:
+            log.warning("FASTA index %s is stale (%s): rebuilding it", fai, why)
+            self._build_index(fai, kind, stale=why)
+            entries = _read_fai(fai, self.path)
+            why = _fai_mismatch(self.path, fai, entries, kind)
+            if why is not None:
+                raise InputError(
+                    f"FASTA {self.path} cannot be indexed consistently ({why}): check that "
+                    "within each record all lines but the last have the same length"
+                )
+        return {name: length for name, length, *_ in entries}
+
+    def _build_index(self, fai: Path, kind: str, stale: str | None = None) -> None:
+        """Write ``fai`` (and the .gzi of a bgzip file) beside the FASTA, atomically."""
+        import pyfaidx
+
+        tmp = fai.with_name(f".{fai.name}.tmp-{os.getpid()}")
+        try:
+            if kind == "bgzf":
+                Path(str(self.path) + ".gzi").unlink(missing_ok=True)
+            pyfaidx.Fasta(str(self.path), indexname=str(tmp), rebuild=True).close()
+            os.replace(tmp, fai)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            if isinstance(e, pyfaidx.UnsupportedCompressionFormat):
+                raise InputError(f"FASTA {self.path}: {e}") from None
+            now = f"its index {fai} is stale ({stale})" if stale else f"it has no index {fai}"
+            why = e.strerror or "the folder is not writable"
+            raise InputError(
+                f"FASTA {self.path}: {now} and genodil cannot write one in {fai.parent} "
+                f"({why}). Run `samtools faidx {self.path}` where you may write, or copy the "
+                "FASTA to a writable folder"
+            ) from None
+        except (pyfaidx.FastaIndexingError, ValueError) as e:
+            tmp.unlink(missing_ok=True)
+            dup = re.match(r'Duplicate key "(.*)"', str(e))
+            if dup:
+                raise InputError(
+                    f"FASTA {self.path} holds two sequences named {dup[1]!r}; names must be "
+                    "unique: rename or drop one record"
+                ) from None
+            raise InputError(
+                f"cannot index FASTA {self.path}: {e}. Check that it is a FASTA file with "
+                "unique names and, within a record, lines of equal length"
+            ) from None
 
     def _open(self):
         pid = os.getpid()
@@ -364,16 +530,17 @@ class Genome:
                 self._fasta = pyfaidx.Fasta(
                     str(self.path), as_raw=True, sequence_always_upper=False, rebuild=False
                 )
-            except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as e:
+            except (pyfaidx.FastaIndexingError, ValueError) as e:
                 raise InputError(
-                    f"cannot index FASTA {self.path}: {e}. Check that it is a FASTA file "
-                    "(bgzip, not gzip, if compressed) with lines of equal length"
-                ) from e
-            except PermissionError as e:
+                    f"cannot read FASTA {self.path}: {e}. Check that it is a FASTA file "
+                    "(bgzip, not gzip, if compressed) with unique names and lines of equal "
+                    "length"
+                ) from None
+            except OSError as e:
                 raise InputError(
-                    f"cannot write the index of {self.path} ({e}); run `samtools faidx "
-                    f"{self.path}` where you may write, or copy the FASTA"
-                ) from e
+                    f"cannot open FASTA {self.path} or its index ({e}); check that both are "
+                    "readable, and run `samtools faidx` on it where you may write"
+                ) from None
             self._pid = pid
         return self._fasta
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,17 +53,20 @@ log = logging.getLogger(__name__)
 _TRACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
 
 
-def regions_from_bed(path: str | os.PathLike) -> pd.DataFrame:
+def regions_from_bed(
+    path: str | os.PathLike, chrom_sizes: Mapping[str, int] | None = None
+) -> pd.DataFrame:
     """Read the first three columns of a BED file (via :func:`genodil.genome.io.read_bed`).
 
     ``track``/``browser`` lines, ``#`` comments and blank lines are skipped; empty intervals
-    (start == end) are dropped, since they hold no base to predict.
+    (start == end) are dropped, since they hold no base to predict. With ``chrom_sizes``, a
+    line on an unknown chromosome or starting past its end is an error naming the line.
 
     Returns
     -------
     pd.DataFrame with columns chrom (str), start, end (int64; 0-based half-open)
     """
-    bed = read_bed(path, "regions BED")
+    bed = read_bed(path, "regions BED", within=chrom_sizes)
     bed = bed[bed["end"] > bed["start"]]
     if not len(bed):
         raise InputError(f"regions BED {path} holds only empty intervals (start == end)")
