@@ -64,7 +64,9 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from genodil.train.run import train
 
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "run")
-    run_dir = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    run_dir = train(
+        cfg, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite
+    )
     print(f"run directory: {run_dir}")
     print(f"best checkpoint: {run_dir / 'checkpoints' / 'best.ckpt'}")
     return 0
@@ -81,14 +83,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.json,
+        data_root=args.data_root,
+        fasta=args.fasta,
     )
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps(metrics, allow_nan=False))
     else:
         print(f"split {metrics['split']}: {metrics['n_windows']} windows")
         for name, values in metrics["tracks"].items():
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+            shown = ", ".join(
+                f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in values.items()
+            )
             print(f"  {name}: {shown}")
+        for name, note in metrics.get("notes", {}).items():
+            print(f"  note ({name}): {note}")
         if args.out:
             print(f"metrics written to {args.out}")
     return 0
@@ -101,7 +109,7 @@ def _regions(args: argparse.Namespace, genome):
     if sum(given) != 1:
         raise InputError("give exactly one of --regions BED, --region chr:start-end, --genome")
     if args.regions is not None:
-        return tiles.regions_from_bed(args.regions)
+        return tiles.regions_from_bed(args.regions, genome.chrom_sizes)
     if args.region:
         return tiles.regions_from_strings(args.region)
     return tiles.whole_genome_regions(genome)
@@ -335,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="run config YAML")
     p.add_argument("--out", help="run directory (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard the checkpoints and config of an earlier run in OUT and start again",
+    )
     p.add_argument("--data_root", "--data-root", help="folder relative data paths resolve against")
     p.add_argument(
         "--print_config",
@@ -357,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics JSON to write")
     p.add_argument("--plots", help="folder for PNG plots")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument(
+        "--data_root",
+        "--data-root",
+        help="folder that now holds the training data, if it moved since training",
+    )
+    p.add_argument("--fasta", help="FASTA to use instead of the one saved in the checkpoint")
     _device_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -554,8 +573,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
-    except KeyboardInterrupt:
-        print(f"genodil {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        detail = f"; {e}" if str(e) else ""
+        print(f"genodil {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
 
 

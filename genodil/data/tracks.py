@@ -29,8 +29,10 @@ from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
 
 __all__ = [
+    "LARGE_VALUE",
     "TrackSpec",
     "Tracks",
+    "check_track_values",
     "pool_bins",
     "strand_pair_index",
     "to_track_specs",
@@ -242,6 +244,86 @@ def transform_tracks(
     return np.stack([pool_bins(values[i], bin_size, s.pool) for i, s in enumerate(specs)])
 
 
+def _read(bw, chrom: str, start: int, end: int) -> np.ndarray:
+    """Per-base values; a chromosome without any entries gives NaN (pyBigWig gives [])."""
+    v = bw.values(chrom, start, end, numpy=True)
+    return v if len(v) == end - start else np.full(end - start, np.nan, dtype=np.float32)
+
+
+# Raw values above this are probably not counts per base (e.g. a signal scaled by 1e9).
+LARGE_VALUE = 1e6
+COUNT_LOSSES = ("poisson", "multinomial")
+
+
+def check_track_values(
+    specs: Sequence[TrackSpec],
+    chroms: Sequence[str],
+    chrom_alias: ChromAlias = "none",
+    loss: str = "poisson",
+) -> None:
+    """Check each track's values on the training chromosomes, from the bigWig summaries.
+
+    Rules (docs/reliability.md): a track with no value on any of ``chroms`` is an error; one
+    without values on some of them gets a warning (those bases train as 0); negative values
+    are an error under a count loss (poisson, multinomial); values above ``LARGE_VALUE``
+    (after ``scale``) get a warning about scale.
+
+    Raises
+    ------
+    InputError
+    """
+    import logging
+
+    import pyBigWig
+
+    log = logging.getLogger(__name__)
+    for spec in specs:
+        bw = pyBigWig.open(spec.path)
+        try:
+            lows, highs, empty = {}, {}, []
+            for c in chroms:
+                name = alias_chrom(c, chrom_alias)
+                if name not in bw.chroms():
+                    continue
+                hi = bw.stats(name, type="max", exact=False)[0]
+                if hi is None:
+                    empty.append(c)
+                    continue
+                highs[c] = hi
+                lows[c] = bw.stats(name, type="min", exact=False)[0]
+        finally:
+            bw.close()
+        what = f"track {spec.name!r} ({spec.path})"
+        if not highs:
+            raise InputError(
+                f"{what} has no values on any training chromosome ({', '.join(chroms[:6])}): "
+                "an empty bigWig, or one for another assembly? Check the file"
+            )
+        if empty:
+            log.warning(
+                "%s has no values on training chromosome(s) %s: their bases train as 0; "
+                "list the chromosomes to use in data.chroms to leave them out",
+                what,
+                ", ".join(empty[:8]),
+            )
+        low_chrom = min(lows, key=lows.get)
+        if loss in COUNT_LOSSES and lows[low_chrom] < 0:
+            raise InputError(
+                f"{what} has negative values (down to {lows[low_chrom]:g} on {low_chrom}), but "
+                f"the {loss} loss models counts >= 0: use train.loss: mse, or a count track"
+            )
+        high_chrom = max(highs, key=highs.get)
+        if abs(highs[high_chrom] * spec.scale) > LARGE_VALUE:
+            log.warning(
+                "%s reaches %.3g on %s (after scale %g): targets this large train poorly; set "
+                "scale, log1p or clip_soft for this track (see docs/data.md)",
+                what,
+                highs[high_chrom] * spec.scale,
+                high_chrom,
+                spec.scale,
+            )
+
+
 class TrackSourceBase:
     """Base of per-track value sources (bigWig readers, the cache): names and length.
 
@@ -362,11 +444,11 @@ class Tracks(TrackSourceBase):
             lo, hi = max(start, 0), min(end, size)
             row = out[i]
             if lo == start and hi == end:
-                row[:] = bw.values(name, lo, hi, numpy=True)
+                row[:] = _read(bw, name, lo, hi)
             else:
                 row[:] = 0.0
                 if hi > lo:
-                    row[lo - start : hi - start] = bw.values(name, lo, hi, numpy=True)
+                    row[lo - start : hi - start] = _read(bw, name, lo, hi)
             # several times faster than np.nan_to_num here
             row[np.isnan(row)] = 0.0
         return out

@@ -20,6 +20,8 @@ __all__ = ["VARIANT_COLUMNS", "read_vcf"]
 
 VARIANT_COLUMNS = ["chrom", "pos", "id", "ref", "alt"]
 
+_MAX_POS = 2**31 - 1  # VCF 4.x: POS is a 32-bit integer
+
 _REF_RE = re.compile(r"^[ACGTNacgtn]+$")
 
 
@@ -87,6 +89,11 @@ def _parse_record(line: str, path: Path, lineno: int) -> list[tuple[str, int, st
         raise InputError(f"{where}: POS {pos_text!r} is not an integer") from None
     if pos < 1:
         raise InputError(f"{where}: POS {pos} must be >= 1 (VCF positions are 1-based)")
+    if pos > _MAX_POS:
+        raise InputError(
+            f"{where}: POS {pos_text[:30]} is beyond any chromosome (VCF allows up to "
+            f"{_MAX_POS:,}); fix or drop this record"
+        )
     if not _REF_RE.match(ref):
         raise InputError(f"{where}: REF {ref!r} must be bases A, C, G, T or N")
     out = []

@@ -157,7 +157,12 @@ def interpret_region(
             f"region {chrom}:{start}-{end} is {end - start} bp but one window's output covers "
             f"{span} bp; choose a shorter region"
         )
-    genome.check_chrom(chrom)
+    size = genome.check_chrom(chrom)
+    if start < 0 or end > size:
+        raise InputError(
+            f"region {chrom}:{start}-{end} runs past the end of {chrom} ({size:,} bp in FASTA "
+            f"{genome.path}); choose a region inside the chromosome"
+        )
     track_idx = None
     if track is not None:
         if track not in loaded.track_names:

@@ -39,9 +39,17 @@ def merge_bigwigs(inputs: Sequence[str | os.PathLike], out: str | os.PathLike) -
         for p in inputs:
             if not Path(p).exists():
                 raise InputError(f"bigWig {p} does not exist: check the path")
-            bw = pyBigWig.open(str(p))
+            try:
+                bw = pyBigWig.open(str(p))
+            except RuntimeError:
+                bw = None
             if bw is None or not bw.isBigWig():
-                raise InputError(f"{p} is not a bigWig file")
+                if bw is not None:
+                    bw.close()
+                raise InputError(
+                    f"{p} is not a bigWig file (pyBigWig cannot open it); give bigWigs written "
+                    "by genodil predict"
+                )
             handles.append(bw)
         sizes = handles[0].chroms()
         for p, bw in zip(inputs[1:], handles[1:], strict=True):

@@ -14,7 +14,7 @@ import torch
 from genodil.errors import InputError
 from genodil.train.io import Loaded, load_model
 from genodil.train.losses import compute_loss
-from genodil.train.metrics import TrackMetrics, mean_over_tracks, sum_bins
+from genodil.train.metrics import TrackMetrics, mean_over_tracks, sum_bins, undefined_to_null
 
 __all__ = ["build_datamodule", "evaluate", "write_atomic"]
 
@@ -31,12 +31,67 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     return path
 
 
-def build_datamodule(loaded: Loaded, batch_size: int = 8, **overrides: Any):
-    """The data module a checkpoint was trained with (no augmentation is used for eval)."""
+_DATA_FILES = ("fasta", "blacklist", "regions")
+
+
+def relocate_data(
+    data: dict[str, Any],
+    data_root: str | os.PathLike | None = None,
+    fasta: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """The data section with its files moved: ``fasta`` replaced, the rest under ``data_root``.
+
+    Every file path saved in the checkpoint (FASTA, bigWigs, blacklist, regions) is taken
+    relative to the folder they all share, then placed under ``data_root``; ``fasta``, if
+    given, replaces the FASTA path. A copy is returned.
+    """
+    data = {**data, "tracks": [dict(t) for t in data["tracks"]]}
+    if data_root is not None:
+        saved = [data[k] for k in _DATA_FILES if data.get(k)] + [t["path"] for t in data["tracks"]]
+        common = Path(os.path.commonpath([str(Path(p).parent) for p in saved]))
+        root = Path(data_root).expanduser().resolve()
+
+        def moved(p: str) -> str:
+            return str(root / Path(p).relative_to(common))
+
+        for k in _DATA_FILES:
+            if data.get(k):
+                data[k] = moved(data[k])
+        for t in data["tracks"]:
+            t["path"] = moved(t["path"])
+    if fasta is not None:
+        data["fasta"] = str(Path(fasta).expanduser().resolve())
+    return data
+
+
+def _check_data_files(loaded: Loaded, data: dict[str, Any]) -> None:
+    missing = [data[k] for k in _DATA_FILES if data.get(k) and not Path(data[k]).exists()]
+    missing += [t["path"] for t in data["tracks"] if not Path(t["path"]).exists()]
+    if missing:
+        raise InputError(
+            f"checkpoint {loaded.path} was trained on files that are not there any more: "
+            f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}. If the data moved, "
+            "pass --data-root NEW_FOLDER (it replaces the folder the files shared) and/or "
+            "--fasta GENOME.fa"
+        )
+
+
+def build_datamodule(
+    loaded: Loaded,
+    batch_size: int = 8,
+    data_root: str | os.PathLike | None = None,
+    fasta: str | os.PathLike | None = None,
+    **overrides: Any,
+):
+    """The data module a checkpoint was trained with (no augmentation is used for eval).
+
+    ``data_root`` and ``fasta`` point at moved data, see :func:`relocate_data`.
+    """
     from genodil.data.datamodule import GenomeDataModule
     from genodil.data.tracks import TrackSpec
 
-    data = loaded.data
+    data = relocate_data(loaded.data, data_root, fasta)
+    _check_data_files(loaded, data)
     tracks = [TrackSpec(**t) for t in data.pop("tracks")]
     data.update(batch_size=batch_size, num_workers=0, **overrides)
     return GenomeDataModule(tracks=tracks, **data)
@@ -108,14 +163,19 @@ def evaluate(
     progress: bool = True,
     n_examples: int = 3,
     bins: tuple[int, ...] = (32, 128),
+    data_root: str | os.PathLike | None = None,
+    fasta: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Per-track metrics of a checkpoint on a split, exact over the whole split.
+
+    ``data_root`` and ``fasta`` find data that moved since training (:func:`relocate_data`).
 
     Returns
     -------
     dict
         ``{"split", "checkpoint", "n_windows", "tracks": {track: {metric: value}}, "mean"}``
-        (DESIGN section 6); also written to ``out`` when given.
+        (DESIGN section 6), plus ``"notes"`` when a metric is undefined: such a value is
+        ``None`` (JSON ``null``), never NaN. Also written to ``out`` when given.
     """
     from genodil.predict.runner import ModelRunner
 
@@ -123,7 +183,7 @@ def evaluate(
     if stage is None:
         raise InputError(f"unknown split {split!r}; choose test or valid")
     loaded = load_model(checkpoint)
-    dm = build_datamodule(loaded, batch_size=batch_size)
+    dm = build_datamodule(loaded, batch_size=batch_size, data_root=data_root, fasta=fasta)
     dm.setup(stage)
     loader = dm.test_dataloader() if stage == "test" else dm.val_dataloader()
     runner = ModelRunner(loaded.model, device, precision="32")
@@ -167,15 +227,19 @@ def evaluate(
             f"split {split!r} of {loaded.path} has no windows; check data.splits in the config"
         )
     per_track = metrics.compute()
+    tracks, notes = undefined_to_null(per_track)
+    mean, mean_notes = undefined_to_null({"mean": mean_over_tracks(per_track)})
     result = {
         "split": split,
         "checkpoint": str(loaded.path),
         "n_windows": n_windows,
-        "tracks": per_track,
-        "mean": mean_over_tracks(per_track),
+        "tracks": tracks,
+        "mean": mean["mean"],
     }
+    if notes or mean_notes:
+        result["notes"] = {**notes, **mean_notes}
     if out:
-        write_atomic(out, json.dumps(result, indent=2) + "\n")
+        write_atomic(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
     if plots:
         plots = Path(plots)
         obs = torch.cat(binned_obs, dim=1).numpy() if binned_obs else None

@@ -51,29 +51,69 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     return p
 
 
+def _read_checkpoint(ckpt_path: Path, map_location: str) -> Any:
+    """``torch.load`` with ``weights_only=True``; any failure becomes one plain message."""
+    import pickle
+
+    try:
+        return torch.load(ckpt_path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run code from the
+        # file: never repeat that advice.
+        why = "it holds Python objects that a safe load refuses"
+    except Exception:  # noqa: BLE001 - torch raises KeyError, OSError, EOFError, ... here
+        with open(ckpt_path, "rb") as fh:
+            is_zip = fh.read(4) == b"PK\x03\x04"
+        why = "it is truncated or damaged" if is_zip else "it is not a PyTorch checkpoint"
+    raise InputError(
+        f"cannot read checkpoint {ckpt_path}: {why}. Give a complete checkpoint written by "
+        "`genodil train` (an interrupted run leaves its previous complete one in place)"
+    )
+
+
 def load_model(path: str | os.PathLike, map_location: str = "cpu") -> Loaded:
     """Load a genodil checkpoint (or run directory) into a :class:`Loaded` in eval mode."""
     from genodil.models import DilatedResNet
 
     ckpt_path = find_checkpoint(path)
-    try:
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a foreign file
-        raise InputError(
-            f"cannot read checkpoint {ckpt_path} ({type(e).__name__}: {e}); is it a complete "
-            "genodil checkpoint? An interrupted run leaves only the previous complete one."
-        ) from None
+    ckpt = _read_checkpoint(ckpt_path, map_location)
     spec = ckpt.get("genodil") if isinstance(ckpt, dict) else None
-    if not spec or "model" not in spec:
+    if not isinstance(spec, dict) or "model" not in spec:
         raise InputError(
             f"{ckpt_path} is not a genodil checkpoint (no 'genodil' spec inside); "
             "use a checkpoint written by `genodil train`"
         )
-    model = DilatedResNet(**spec["model"])
-    state = {
-        k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")
-    }
-    model.load_state_dict(state)
+    names = spec.get("track_names")
+    n_tracks = spec["model"].get("n_tracks")
+    if not isinstance(names, list) or len(names) != n_tracks:
+        raise InputError(
+            f"checkpoint {ckpt_path}: its track names {names!r} do not match its model "
+            f"({n_tracks} output tracks); the file was edited or mixed from two runs: use the "
+            "checkpoint as written by `genodil train`"
+        )
+    try:
+        model = DilatedResNet(**spec["model"])
+    except (TypeError, ValueError) as e:
+        raise InputError(
+            f"checkpoint {ckpt_path}: its saved model spec cannot be rebuilt ({e}); was it "
+            "written by another genodil version?"
+        ) from None
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        raise InputError(
+            f"checkpoint {ckpt_path} holds no 'state_dict' (the trained weights); use "
+            "checkpoints/best.ckpt or last.ckpt of a `genodil train` run"
+        )
+    state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise InputError(
+            f"checkpoint {ckpt_path}: its weights do not fit the model its spec describes "
+            f"({first[:200]}); the file was edited or mixed from two runs: use the checkpoint "
+            "as written by `genodil train`"
+        ) from None
     model.eval()
     data = spec["data"]
     return Loaded(

@@ -8,6 +8,7 @@ concatenated split, not an average of per-batch values.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, PearsonCorrCoef, SpearmanCorrCoef
 
-__all__ = ["TrackMetrics", "mean_over_tracks", "sum_bins"]
+__all__ = ["TrackMetrics", "mean_over_tracks", "sum_bins", "undefined_to_null"]
 
 
 def sum_bins(x: Tensor, bin_size: int) -> Tensor:
@@ -99,7 +100,15 @@ class TrackMetrics(nn.Module):
             if seen:
                 cols[f"pearson_bin{b}"] = per_track(metric)
         if self._seen_bins and self._seen_bins[-1]:
-            cols[f"spearman_bin{self.bins[-1]}"] = per_track(self.spearman)
+            spearman = per_track(self.spearman)
+            # A constant track has no ranks to correlate: torchmetrics returns 0 there while
+            # Pearson is NaN. Both are undefined; say so in both.
+            pearson_last = cols[f"pearson_bin{self.bins[-1]}"]
+            spearman = [
+                float("nan") if math.isnan(p) else s
+                for s, p in zip(spearman, pearson_last, strict=True)
+            ]
+            cols[f"spearman_bin{self.bins[-1]}"] = spearman
         if self.loss[0].update_count:
             cols["loss"] = [float(m.compute()) for m in self.loss]
         for key, values in cols.items():
@@ -124,3 +133,32 @@ def mean_over_tracks(per_track: dict[str, dict[str, float]]) -> dict[str, float]
         vals = torch.tensor([v[k] for v in per_track.values() if k in v], dtype=torch.float64)
         out[k] = float(torch.nanmean(vals))
     return out
+
+
+UNDEFINED_NOTE = (
+    "null: undefined because the observed or the predicted values are "
+    "constant (for example all zero) over this split"
+)
+
+
+def undefined_to_null(metrics: dict) -> tuple[dict, dict[str, str]]:
+    """Replace NaN metric values by None (JSON ``null``) and say why, per track.
+
+    Parameters
+    ----------
+    metrics : dict
+        ``{track: {metric: float}}`` (or ``{metric: float}`` under the key ``"mean"``).
+
+    Returns
+    -------
+    (dict, dict)
+        The same nesting with NaN as None, and ``{track: note}`` for each track with a null.
+    """
+    notes: dict[str, str] = {}
+    out: dict = {}
+    for name, values in metrics.items():
+        nulls = sorted(k for k, v in values.items() if isinstance(v, float) and math.isnan(v))
+        out[name] = {k: (None if k in nulls else v) for k, v in values.items()}
+        if nulls:
+            notes[name] = f"{', '.join(nulls)} {UNDEFINED_NOTE}"
+    return out, notes
