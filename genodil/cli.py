@@ -117,10 +117,12 @@ def _regions(args: argparse.Namespace, genome):
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from genodil.genome.io import Genome
-    from genodil.predict import tiles
+    from genodil.predict import manifest, tiles
     from genodil.train.io import load_model
 
     loaded = load_model(args.checkpoint)
+    checkpoint = manifest.checkpoint_identity(loaded.path)
+    previous = _check_predict_outputs(args, loaded.track_names, checkpoint)
     common = {
         "track_names": loaded.track_names,
         "window": loaded.window,
@@ -142,14 +144,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
         genome = Genome(args.fasta)
         regions = _regions(args, genome)
         written = tiles.predict_regions(loaded.model, genome, regions, args.out, **common)
+    manifest.write_manifest(
+        args.out,
+        checkpoint=checkpoint,
+        spec=loaded.spec,
+        written=written,
+        regions=manifest.regions_record(args.region, args.regions, args.genome, args.sequences),
+        npz=args.npz,
+        rc_average=args.rc_average,
+        previous=previous,
+    )
     for name, path in written.items():
         print(f"{name}: {path}")
     return 0
 
 
+def _check_predict_outputs(args: argparse.Namespace, track_names, checkpoint):
+    """Every output of predict checked before any work; returns the folder's old manifest."""
+    from genodil.outputs import check_outputs
+    from genodil.predict import manifest
+
+    out = Path(args.out)
+    files = {f"bigWig of track {name}": out / f"{name}.bw" for name in track_names}
+    files.update({"--npz": args.npz, "manifest": out / manifest.MANIFEST_NAME})
+    check_outputs(files, {"--out": out}, writable=True)
+    return manifest.check_prediction_folder(out, checkpoint, overwrite=args.overwrite)
+
+
 def cmd_score_variants(args: argparse.Namespace) -> int:
     from genodil.genome.io import Genome
     from genodil.genome.vcf import read_vcf
+    from genodil.outputs import check_outputs
     from genodil.predict import variants
     from genodil.train.io import load_model
 
@@ -163,6 +188,14 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    check_outputs(
+        {
+            "--out": args.out,
+            "skipped table": variants.skipped_path(args.out),
+            "--save-tracks": args.save_tracks,
+        },
+        writable=True,
+    )
     scored, skipped = variants.score_variants(
         loaded.model,
         genome,
@@ -404,6 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
         "per predicted base, so keep 0 for whole genomes)",
     )
     p.add_argument("--rc-average", action="store_true", help="average with reverse complement")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace predictions of another model in --out (see OUT/manifest.json)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(p)
     p.set_defaults(func=cmd_predict)

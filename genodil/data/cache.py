@@ -34,6 +34,7 @@ from genodil.data.tracks import TrackSourceBase, TrackSpec
 from genodil.errors import InputError
 from genodil.genome.encode import N_CODE
 from genodil.genome.io import ChromAlias, Genome, alias_chrom
+from genodil.outputs import atomic_output, write_atomic
 
 __all__ = ["CACHE_VERSION", "CachedGenome", "CachedTracks", "build_cache"]
 
@@ -200,17 +201,12 @@ def _progress(total: int, desc: str):
 
 
 def _write_atomic(path: Path, fill, nbytes: int) -> None:
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    try:
+    """Fill one cache file through :func:`genodil.outputs.atomic_output`, checking its size."""
+    with atomic_output(path, what="cache file") as tmp:
         with open(tmp, "wb") as fh:
             fill(fh)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if tmp.stat().st_size != nbytes:
-        tmp.unlink()
-        raise RuntimeError(f"cache file {path} has the wrong size")
-    os.replace(tmp, path)
+        if tmp.stat().st_size != nbytes:
+            raise RuntimeError(f"cache file {path} has the wrong size")
 
 
 def _build_genome(genome: Genome, entry: Path, stamp: dict) -> dict:
@@ -228,7 +224,7 @@ def _build_genome(genome: Genome, entry: Path, stamp: dict) -> dict:
 
     _write_atomic(entry / "codes.u8", fill, total)
     meta = {"version": CACHE_VERSION, "source": stamp, "nbytes": total, "chroms": _offsets(sizes)}
-    (entry / "meta.json").write_text(json.dumps(meta))
+    write_atomic(entry / "meta.json", json.dumps(meta), what="cache index")
     return meta
 
 
@@ -284,7 +280,7 @@ def _build_track(
         "file": file,
         "chrom_alias": chrom_alias,
     }
-    (entry / "meta.json").write_text(json.dumps(meta))
+    write_atomic(entry / "meta.json", json.dumps(meta), what="cache index")
     return meta
 
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from genodil.errors import InputError
 from genodil.genome.encode import one_hot_torch
+from genodil.outputs import atomic_output, check_outputs, write_atomic
 from genodil.predict.runner import ModelRunner, predict
 
 __all__ = ["gradient_x_input", "interpret_region", "ism", "plot_attribution"]
@@ -125,10 +126,7 @@ def plot_attribution(scores: np.ndarray, codes: np.ndarray, start: int, title: s
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, buf.getvalue(), what="plot")
 
 
 def interpret_region(
@@ -178,7 +176,11 @@ def interpret_region(
     o1 = -(-(end - w_start - crop) // bin_size)
     out_slice = slice(max(o0, 0), o1)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_outputs(
+        {"attribution archive": out_dir / f"{method}.npz", "plot": out_dir / f"{method}.png"},
+        {"--out": out_dir},
+        writable=True,
+    )
     label = f"{chrom}:{start}-{end} {track or 'all tracks'}"
     # Positions shown and scored: the region plus `flank` bp each side, within the window.
     p0 = max(start - w_start - flank, 0)
@@ -196,11 +198,10 @@ def interpret_region(
     else:
         raise InputError(f"unknown method {method!r}; choose ism or saliency")
     npz_path = out_dir / f"{method}.npz"
-    tmp = npz_path.with_name(f".{npz_path.name}.tmp-{os.getpid()}.npz")
-    np.savez_compressed(
-        tmp, codes=codes[p0:p1], scores=scores, start=w_start + p0, chrom=chrom, **arrays
-    )
-    os.replace(tmp, npz_path)
+    with atomic_output(npz_path, what="attribution archive") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh, codes=codes[p0:p1], scores=scores, start=w_start + p0, chrom=chrom, **arrays
+        )
     png = plot_attribution(
         scores, codes[p0:p1], w_start + p0, f"{method}: {label}", out_dir / f"{method}.png"
     )

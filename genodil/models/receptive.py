@@ -607,11 +607,8 @@ def plot_sensitivity(model: ModelLike, path: str | os.PathLike[str], seed: int =
     ax2.set_ylabel("reach", rotation=0, ha="right", va="center")
     fig.tight_layout()
     fmt = path.suffix.lstrip(".") or "png"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from genodil.outputs import atomic_output
+
+    with atomic_output(path, what="--plot") as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

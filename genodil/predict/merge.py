@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pyBigWig
 
 from genodil.errors import InputError
+from genodil.outputs import atomic_output, check_outputs
 
 __all__ = ["merge_bigwigs"]
 
@@ -30,10 +32,13 @@ def merge_bigwigs(inputs: Sequence[str | os.PathLike], out: str | os.PathLike) -
     -------
     Path of the merged bigWig.
     """
-    import pyBigWig
-
     if not inputs:
         raise InputError("merge-bigwig needs at least one input bigWig")
+    out = Path(out)
+    check_outputs({"--out": out}, writable=True)
+    for p in inputs:
+        if Path(p).exists() and os.path.realpath(p) == os.path.realpath(out):
+            raise InputError(f"--out {out} is also an input; write the merge to another path")
     handles = []
     try:
         for p in inputs:
@@ -58,20 +63,14 @@ def merge_bigwigs(inputs: Sequence[str | os.PathLike], out: str | os.PathLike) -
                     f"{p} has other chromosomes or lengths than {inputs[0]}; merge only bigWigs "
                     "predicted against the same FASTA"
                 )
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        writer = pyBigWig.open(str(tmp), "w")
-        try:
-            writer.addHeader(list(sizes.items()), maxZooms=10)
-            for chrom, size in sizes.items():
-                _merge_chrom(handles, inputs, writer, chrom, size)
-            writer.close()
-        except BaseException:
-            writer.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, out)
+        with atomic_output(out, what="--out") as tmp:
+            writer = pyBigWig.open(str(tmp), "w")  # folder proven writable above
+            try:
+                writer.addHeader(list(sizes.items()), maxZooms=10)
+                for chrom, size in sizes.items():
+                    _merge_chrom(handles, inputs, writer, chrom, size)
+            finally:
+                writer.close()
         return out
     finally:
         for bw in handles:

@@ -7,8 +7,6 @@ bounded memory); :func:`pack_npz` joins such files and small arrays into an unco
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -16,21 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NpyStream", "pack_npz", "remove_quietly", "tmp_path_for"]
-
-
-def tmp_path_for(path: Path) -> Path:
-    """A temporary name beside ``path`` that does not look like a finished output."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def remove_quietly(path: Path) -> None:
-    """Delete a file or folder if present."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+__all__ = ["NpyStream", "pack_npz"]
 
 
 class NpyStream:
@@ -80,6 +64,8 @@ def pack_npz(out: Path, members: Iterator[tuple[str, Path | np.ndarray]]) -> Non
     """Write an uncompressed ``.npz`` at ``out`` from ``.npy`` files or small arrays.
 
     Files are copied in blocks, so memory stays bounded; the result loads with ``np.load``.
+    ``out`` is written in place: pass the temporary path from
+    :func:`genodil.outputs.atomic_output`.
     """
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, item in members:

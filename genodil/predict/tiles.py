@@ -14,6 +14,7 @@ temporary name and renamed only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -28,7 +29,8 @@ from torch import nn
 
 from genodil.errors import InputError
 from genodil.genome.io import Genome, parse_region, read_bed
-from genodil.predict.npz import NpyStream, pack_npz, remove_quietly, tmp_path_for
+from genodil.outputs import atomic_outputs, check_outputs, scratch_dir
+from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
     Geometry,
@@ -258,68 +260,64 @@ def predict_regions(
     if merged.empty:
         raise InputError("no regions to predict: give at least one region")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     final = {name: out_dir / f"{name}.bw" for name in names}
-    tmp = {name: tmp_path_for(path) for name, path in final.items()}
     npz_path = Path(npz) if npz is not None else None
-    npz_tmp = tmp_path_for(npz_path) if npz_path is not None else None
-    npz_dir = npz_path.with_name(f".{npz_path.name}.parts-{os.getpid()}") if npz_path else None
-
-    header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
-    writers: dict[str, object] = {}
-    npy_files: list[tuple[str, Path]] = []
-    npy: NpyStream | None = None
-    total_bp = int((merged["end"] - merged["start"]).sum())
-    try:
-        for name in names:
-            bw = pyBigWig.open(str(tmp[name]), "w")
-            if bw is None:
-                raise InputError(f"cannot write {tmp[name]}: check that {out_dir} is writable")
-            writers[name] = bw
-            bw.addHeader(header, maxZooms=int(zooms))
-        if npz_dir is not None:
-            npz_dir.mkdir(parents=True, exist_ok=True)
-        runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
-        with runner, _progress_bar(total_bp, progress) as bar:
-            current = -1
-            for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
-                for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
-                    vals = vals[:, : tile.n_bins]
-                    _write_tile(writers, names, tile, vals, geom.bin_size)
-                    if npz_dir is not None:
-                        if tile.region != current:
-                            npy, current = _next_npy(
-                                npy, npz_dir, npy_files, merged, tile, len(names), geom
+    outputs = {f"bigWig of track {name}": path for name, path in final.items()}
+    outputs["--npz"] = npz_path
+    check_outputs(outputs, {"--out": out_dir}, writable=True)
+    paths = [p for p in outputs.values() if p is not None]
+    with atomic_outputs(paths, what=[k for k, p in outputs.items() if p is not None]) as temps:
+        tmp = dict(zip(names, temps, strict=False))
+        npz_tmp = temps[-1] if npz_path is not None else None
+        with contextlib.ExitStack() as stack:
+            npz_dir = stack.enter_context(scratch_dir(npz_path, what="--npz")) if npz_path else None
+            header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
+            writers: dict[str, object] = {}
+            npy_files: list[tuple[str, Path]] = []
+            npy: NpyStream | None = None
+            total_bp = int((merged["end"] - merged["start"]).sum())
+            try:
+                for name in names:
+                    bw = pyBigWig.open(str(tmp[name]), "w")  # folder proven writable above
+                    if bw is None:
+                        raise InputError(f"cannot write {final[name]}: check {out_dir} is writable")
+                    writers[name] = bw
+                    bw.addHeader(header, maxZooms=int(zooms))
+                runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
+                with runner, _progress_bar(total_bp, progress) as bar:
+                    current = -1
+                    for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
+                        for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
+                            vals = vals[:, : tile.n_bins]
+                            _write_tile(writers, names, tile, vals, geom.bin_size)
+                            if npz_dir is not None:
+                                if tile.region != current:
+                                    npy, current = _next_npy(
+                                        npy, npz_dir, npy_files, merged, tile, len(names), geom
+                                    )
+                                npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
+                            end = min(
+                                tile.out_start + tile.n_bins * geom.bin_size, tile.chrom_size
                             )
-                        npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
-                    end = min(tile.out_start + tile.n_bins * geom.bin_size, tile.chrom_size)
-                    bar.update(end - tile.out_start)
-            if npy is not None:
-                npy.close()
-                npy = None
-        for bw in writers.values():
-            bw.close()
-        writers.clear()
-        if npz_path is not None:
-            members = [
-                *npy_files,
-                ("_track_names", np.array(names)),
-                ("_bin_size", np.array(geom.bin_size)),
-            ]
-            pack_npz(npz_tmp, iter(members))
-            os.replace(npz_tmp, npz_path)
-        for name in names:
-            os.replace(tmp[name], final[name])
-    finally:
-        for bw in writers.values():
-            bw.close()
-        if npy is not None:
-            npy.abandon()
-        for path in tmp.values():
-            remove_quietly(path)
-        if npz_dir is not None:
-            remove_quietly(npz_dir)
-            remove_quietly(npz_tmp)
+                            bar.update(end - tile.out_start)
+                    if npy is not None:
+                        npy.close()
+                        npy = None
+                for bw in writers.values():
+                    bw.close()
+                writers.clear()
+                if npz_tmp is not None:
+                    members = [
+                        *npy_files,
+                        ("_track_names", np.array(names)),
+                        ("_bin_size", np.array(geom.bin_size)),
+                    ]
+                    pack_npz(npz_tmp, iter(members))
+            finally:
+                for bw in writers.values():
+                    bw.close()
+                if npy is not None:
+                    npy.abandon()
     return final
 
 

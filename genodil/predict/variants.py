@@ -27,6 +27,7 @@ normalised to sum 1 (an all-zero profile counts as uniform).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -42,7 +43,8 @@ from genodil.errors import InputError
 from genodil.genome.encode import codes_to_str, encode
 from genodil.genome.io import Genome
 from genodil.genome.vcf import VARIANT_COLUMNS
-from genodil.predict.npz import NpyStream, pack_npz, remove_quietly, tmp_path_for
+from genodil.outputs import atomic_output, atomic_outputs, scratch_dir
+from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
     Geometry,
@@ -54,7 +56,7 @@ from genodil.predict.runner import (
 )
 from genodil.predict.tiles import _check_track_names
 
-__all__ = ["SCORES", "score_variants", "scores_from_tracks", "write_scores"]
+__all__ = ["SCORES", "score_variants", "scores_from_tracks", "skipped_path", "write_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -400,10 +402,12 @@ def score_variants(
         log.warning("%d of %d variants skipped (see the skipped table)", len(skipped), len(table))
 
     values = np.full((len(ready), len(score_names), len(names)), np.nan)
-    save = _TrackSaver(save_tracks, len(ready), len(names), geom) if save_tracks else None
     per_batch = max(1, batch_size // 2)
     runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
-    try:
+    with contextlib.ExitStack() as stack:
+        save = None
+        if save_tracks:
+            save = _TrackSaver(stack, save_tracks, len(ready), len(names), geom)
         with runner, _progress(len(ready), progress) as bar:
             batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
             done = 0
@@ -415,10 +419,7 @@ def score_variants(
                 done += len(batch)
                 bar.update(len(batch))
         if save is not None:
-            save.finish(table.iloc[[v.row for v in ready]], names)
-    finally:
-        if save is not None:
-            save.cleanup()
+            save.finish(table.iloc[[v.row for v in ready]], names)  # renamed when the stack exits
 
     scored = table.iloc[[v.row for v in ready]].reset_index(drop=True)
     cols = {
@@ -516,17 +517,25 @@ def _progress(total: int, progress: bool):
 
 
 class _TrackSaver:
-    """Stream reference and alternative tracks of every scored variant into an ``.npz``."""
+    """Stream reference and alternative tracks of every scored variant into an ``.npz``.
 
-    def __init__(self, path, n: int, n_tracks: int, geom: Geometry) -> None:
+    The archive is built on a temporary name registered on ``stack`` (renamed when the stack
+    exits cleanly, removed otherwise); the per-array ``.npy`` parts live in a hidden folder
+    removed in every case.
+    """
+
+    def __init__(
+        self, stack: contextlib.ExitStack, path, n: int, n_tracks: int, geom: Geometry
+    ) -> None:
         self.path = Path(path)
         self.geom = geom
-        self.dir = self.path.with_name(f".{self.path.name}.parts-{os.getpid()}")
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = stack.enter_context(atomic_output(self.path, what="--save-tracks"))
+        self.dir = stack.enter_context(scratch_dir(self.path, what="--save-tracks"))
         shape = (n, n_tracks, geom.out_bins)
-        self.streams = {
-            k: NpyStream(self.dir / f"{k}.npy", shape) for k in ("ref", "alt", "alt_raw")
-        }
+        self.streams: dict[str, NpyStream] = {}
+        stack.callback(self._abandon)
+        for k in ("ref", "alt", "alt_raw"):
+            self.streams[k] = NpyStream(self.dir / f"{k}.npy", shape)
         self.starts: list[int] = []
 
     def add(self, v: _Variant, ref: np.ndarray, alt: np.ndarray) -> None:
@@ -554,22 +563,25 @@ class _TrackSaver:
             ("track_names", np.array(names)),
             ("bin_size", np.array(self.geom.bin_size)),
         ]
-        tmp = tmp_path_for(self.path)
-        pack_npz(tmp, iter(members))
-        os.replace(tmp, self.path)
+        pack_npz(self.tmp, iter(members))
 
-    def cleanup(self) -> None:
+    def _abandon(self) -> None:
         for stream in self.streams.values():
             stream.abandon()
-        remove_quietly(self.dir)
-        remove_quietly(tmp_path_for(self.path))
 
 
-def _skipped_path(out_path: Path) -> Path:
+def skipped_path(out_path: str | os.PathLike) -> Path:
+    """Where :func:`write_scores` puts the skipped-variants table for ``out_path``.
+
+    ``scores.tsv`` gives ``scores.skipped.tsv``; any other name keeps its full name, so
+    ``scores.parquet`` gives ``scores.parquet.skipped.tsv`` and ``scores.tsv.gz`` gives
+    ``scores.tsv.gz.skipped.tsv`` (two outputs never share one skipped table).
+    """
+    out_path = Path(out_path)
     name = out_path.name
-    name = name.removesuffix(".gz")
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return out_path.with_name(f"{stem}.skipped.tsv")
+    if name.lower().endswith(".tsv"):
+        return out_path.with_name(f"{name[:-4]}.skipped.tsv")
+    return out_path.with_name(f"{name}.skipped.tsv")
 
 
 def write_scores(
@@ -577,7 +589,7 @@ def write_scores(
 ) -> tuple[Path, Path]:
     """Write scores as TSV (or Parquet for ``.parquet``/``.pq``) and skipped variants beside.
 
-    The skipped table goes to ``<stem>.skipped.tsv`` next to ``out_path`` (always written, with
+    The skipped table goes to :func:`skipped_path` next to ``out_path`` (always written, with
     only a header when nothing was skipped). Both files are written under temporary names and
     renamed when complete.
 
@@ -586,11 +598,9 @@ def write_scores(
     (scores path, skipped path)
     """
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    skipped_path = _skipped_path(out_path)
-    tmp = tmp_path_for(out_path)
-    tmp_skipped = tmp_path_for(skipped_path)
-    try:
+    skipped_out = skipped_path(out_path)
+    what = ["--out", "skipped table"]
+    with atomic_outputs([out_path, skipped_out], what=what) as (tmp, tmp_skipped):
         if out_path.suffix.lower() in (".parquet", ".pq"):
             try:
                 scored.to_parquet(tmp, index=False)
@@ -603,9 +613,4 @@ def write_scores(
             compression = "gzip" if out_path.name.endswith(".gz") else None
             scored.to_csv(tmp, sep="\t", index=False, float_format="%.7g", compression=compression)
         skipped.to_csv(tmp_skipped, sep="\t", index=False)
-        os.replace(tmp, out_path)
-        os.replace(tmp_skipped, skipped_path)
-    finally:
-        remove_quietly(tmp)
-        remove_quietly(tmp_skipped)
-    return out_path, skipped_path
+    return out_path, skipped_out

@@ -12,23 +12,14 @@ import numpy as np
 import torch
 
 from genodil.errors import InputError
+from genodil.outputs import check_outputs, write_atomic
 from genodil.train.io import Loaded, load_model
 from genodil.train.losses import compute_loss
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, sum_bins, undefined_to_null
 
-__all__ = ["build_datamodule", "evaluate", "write_atomic"]
+__all__ = ["build_datamodule", "evaluate"]
 
 _SPLITS = {"test": "test", "valid": "validate", "val": "validate", "validation": "validate"}
-
-
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-    return path
 
 
 _DATA_FILES = ("fasta", "blacklist", "regions")
@@ -100,7 +91,7 @@ def build_datamodule(
 def _save_png(fig, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return write_atomic(path, buf.getvalue())
+    return write_atomic(path, buf.getvalue(), what="plot")
 
 
 def plot_examples(examples: list[dict[str, Any]], track_names: list[str], path: Path) -> Path:
@@ -182,6 +173,7 @@ def evaluate(
     stage = _SPLITS.get(split)
     if stage is None:
         raise InputError(f"unknown split {split!r}; choose test or valid")
+    check_outputs({"--out": out}, {"--plots": plots}, writable=True)
     loaded = load_model(checkpoint)
     dm = build_datamodule(loaded, batch_size=batch_size, data_root=data_root, fasta=fasta)
     dm.setup(stage)
@@ -239,7 +231,7 @@ def evaluate(
     if notes or mean_notes:
         result["notes"] = {**notes, **mean_notes}
     if out:
-        write_atomic(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
+        write_atomic(out, json.dumps(result, indent=2, allow_nan=False) + "\n", what="--out")
     if plots:
         plots = Path(plots)
         obs = torch.cat(binned_obs, dim=1).numpy() if binned_obs else None

@@ -35,6 +35,7 @@ from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, Mod
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from genodil.errors import InputError
+from genodil.outputs import atomic_output, ensure_writable_dir, write_atomic
 
 __all__ = [
     "SAFE_RESUME_KEYS",
@@ -95,10 +96,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
     ) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        super().save_checkpoint(checkpoint, tmp, storage_options)
-        os.replace(tmp, path)
+        with atomic_output(path, what="checkpoint") as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
 
 
 class RngStateCallback(Callback):
@@ -197,12 +196,6 @@ def _precision(precision: str, accelerator: str) -> str:
         return precision
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
     return "bf16-mixed" if on_gpu else "32-true"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _data_kwargs(cfg) -> dict[str, Any]:
@@ -546,8 +539,8 @@ def train(
     if trainer.is_global_zero:
         if overwrite:
             _clear_run(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(run_dir / "config.yaml", dump_config(cfg))
+        ensure_writable_dir(run_dir, "run directory")
+        write_atomic(run_dir / "config.yaml", dump_config(cfg), what="run config")
     last = run_dir / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings(), interrupt:
         # Resuming into the run's own checkpoint folder is the point of --resume.
@@ -568,7 +561,6 @@ def train(
         # No validation ran (e.g. max_steps before the first epoch end): the last weights are
         # the best we have, and every later command expects best.ckpt.
         log.warning("no validation metric was logged; best.ckpt is a copy of last.ckpt")
-        tmp = best.with_name(f".{best.name}.tmp-{os.getpid()}")
-        shutil.copyfile(last, tmp)
-        os.replace(tmp, best)
+        with atomic_output(best, what="checkpoint") as tmp:
+            shutil.copyfile(last, tmp)
     return run_dir

@@ -297,6 +297,7 @@ def test_vcf_to_tsv_and_parquet(motif_genome, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(pq), scored)
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [
         "scores.parquet",
+        "scores.parquet.skipped.tsv",  # its own skipped table: scores.skipped.tsv is untouched
         "scores.skipped.tsv",
         "scores.tsv",
     ]
