@@ -446,3 +446,16 @@ def test_skipped_tables_of_parquet_and_tsv_gz_differ(tmp_path):
     )
     assert paths["s.tsv"][1] == skipped_path(tmp_path / "s.tsv") == tmp_path / "s.skipped.tsv"
     assert np.all(pd.read_csv(tmp_path / "s.tsv.gz", sep="\t")["SAD_a"] == 0.5)
+
+
+def test_c_writer_failing_on_a_full_disk_is_an_input_error(tmp_path, monkeypatch):
+    """pyBigWig reports a full disk as a bare RuntimeError; the helper checks the free space."""
+    from genodil import outputs
+
+    monkeypatch.setattr(outputs, "_disk_full", lambda folder: True)
+    with pytest.raises(InputError, match=r"x\.bw: no space left"), atomic_output(tmp_path / "x.bw"):
+        raise RuntimeError("Received an error while writing the bigWig header")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(outputs, "_disk_full", lambda folder: False)
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "x.bw"):
+        raise RuntimeError("a bug, not the disk")
