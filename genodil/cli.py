@@ -222,7 +222,9 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
 
 def cmd_receptive_field(args: argparse.Namespace) -> int:
     from genodil.models import receptive
+    from genodil.outputs import check_outputs
 
+    check_outputs({"--plot": args.plot}, writable=True)
     model = _model_from(args)
     report = receptive.receptive_field_report(model, empirical=args.empirical, plot=args.plot)
     print(json.dumps(report) if args.json else receptive.format_report(report))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genodil.errors import InputError
+from genodil.outputs import write_atomic
 
 __all__ = ["demo_config_path", "run_demo"]
 
@@ -126,7 +127,7 @@ def run_demo(
             "summary_png": str(summary_png),
         },
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n", what="summary")
     print(f"\ngenodil demo finished in {summary['minutes']} min. Outputs in {out}/:")
     for key, path in summary["files"].items():
         print(f"  {key:12s} {path}")
