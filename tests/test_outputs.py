@@ -459,3 +459,12 @@ def test_c_writer_failing_on_a_full_disk_is_an_input_error(tmp_path, monkeypatch
     monkeypatch.setattr(outputs, "_disk_full", lambda folder: False)
     with pytest.raises(RuntimeError), atomic_output(tmp_path / "x.bw"):
         raise RuntimeError("a bug, not the disk")
+
+
+def test_cli_simulate_under_a_file_is_exit_2(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    proc = _cli("simulate", "--out", blocker / "sim")
+    _assert_clean_exit_2(proc)
+    assert "blocker" in proc.stderr
+    assert list(tmp_path.iterdir()) == [blocker]

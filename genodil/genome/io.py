@@ -23,6 +23,7 @@ import pandas as pd
 
 from genodil.errors import InputError
 from genodil.genome.encode import N_CODE, encode
+from genodil.outputs import atomic_output
 
 __all__ = [
     "CHROM_ALIASES",
@@ -491,25 +492,23 @@ class Genome:
         """Write ``fai`` (and the .gzi of a bgzip file) beside the FASTA, atomically."""
         import pyfaidx
 
-        tmp = fai.with_name(f".{fai.name}.tmp-{os.getpid()}")
         try:
-            if kind == "bgzf":
-                Path(str(self.path) + ".gzi").unlink(missing_ok=True)
-            pyfaidx.Fasta(str(self.path), indexname=str(tmp), rebuild=True).close()
-            os.replace(tmp, fai)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
+            with atomic_output(fai, what="FASTA index") as tmp:
+                if kind == "bgzf":
+                    Path(str(self.path) + ".gzi").unlink(missing_ok=True)
+                tmp.unlink()  # pyfaidx would trust an index newer than the FASTA, even empty
+                pyfaidx.Fasta(str(self.path), indexname=str(tmp), rebuild=True).close()
+        except (OSError, InputError) as e:
             if isinstance(e, pyfaidx.UnsupportedCompressionFormat):
                 raise InputError(f"FASTA {self.path}: {e}") from None
             now = f"its index {fai} is stale ({stale})" if stale else f"it has no index {fai}"
-            why = e.strerror or "the folder is not writable"
+            why = getattr(e, "strerror", None) or str(e) or "the folder is not writable"
             raise InputError(
                 f"FASTA {self.path}: {now} and genodil cannot write one in {fai.parent} "
                 f"({why}). Run `samtools faidx {self.path}` where you may write, or copy the "
                 "FASTA to a writable folder"
             ) from None
-        except (pyfaidx.FastaIndexingError, ValueError) as e:
-            tmp.unlink(missing_ok=True)
+        except (pyfaidx.FastaIndexingError, ValueError) as e:  # the temp is already removed
             dup = re.match(r'Duplicate key "(.*)"', str(e))
             if dup:
                 raise InputError(

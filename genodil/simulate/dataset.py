@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
+from genodil.outputs import atomic_outputs, write_atomic
 from genodil.simulate.files import (
-    _atomic,
     _ceiling,
     _fasta_bytes,
     _manifest,
@@ -20,7 +20,6 @@ from genodil.simulate.files import (
     _predict_regions,
     _regions_bed,
     _truth_rows,
-    _write_text,
     _write_variant_truth,
     _write_vcf,
 )
@@ -99,7 +98,7 @@ def simulate(
             "tracks": got.ceiling,
         },
     }
-    _write_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
+    write_atomic(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
     say(f"wrote {out}")
     return paths
 
@@ -117,7 +116,7 @@ def _write_genome(
     families = [fam_rng.integers(0, 4, n, dtype=np.uint8) for n in (300, 1500, 4000)]
     bw_keys = [k for k in paths if k in TRACKS or k.endswith("_expected")]
     got = _Collected()
-    with _atomic([paths["fasta"], *(paths[k] for k in bw_keys)]) as (fa_tmp, *bw_tmps):
+    with atomic_outputs([paths["fasta"], *(paths[k] for k in bw_keys)]) as (fa_tmp, *bw_tmps):
         writers = {}
         try:
             for key, tmp in zip(bw_keys, bw_tmps, strict=True):
@@ -141,7 +140,7 @@ def _write_genome(
         finally:
             for bw in writers.values():
                 bw.close()
-    _write_text(paths["fai"], "".join(got.fai_lines))
+    write_atomic(paths["fai"], "".join(got.fai_lines))
     return got
 
 
@@ -181,12 +180,12 @@ def _write_tables(
     _write_vcf(paths, got.variants, sizes, preset, seed)
     _write_variant_truth(paths["variants_truth"], got.variants)
     rows = sorted(got.truth_rows, key=lambda r: (CHROMS.index(r[0]), r[1], r[3]))
-    _write_text(
+    write_atomic(
         paths["truth"],
         "chrom\tstart\tend\tmotif\tstrand\tkind\tscore\toccupancy\tenhancer_input\n"
         + "".join("\t".join(map(str, r)) + "\n" for r in rows),
     )
-    _write_text(paths["regions"], _regions_bed(rows, sizes))
-    _write_text(
+    write_atomic(paths["regions"], _regions_bed(rows, sizes))
+    write_atomic(
         paths["regions_predict"], "".join("\t".join(map(str, r)) + "\n" for r in got.predict_rows)
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pysam
 
+from genodil.outputs import atomic_outputs, scratch_dir, write_atomic
 from genodil.simulate.genome import _EDGE, _Chrom, _on_strand
 from genodil.simulate.motifs import _LOWER, _N, _UPPER, MOTIFS
 from genodil.simulate.presets import CHROMS, SPLITS
@@ -21,28 +20,6 @@ from genodil.simulate.tracks import (
     enhancer_input,
 )
 from genodil.simulate.variants import _Variant
-
-
-def _tmp(path: Path) -> Path:
-    return path.with_name(path.name + ".tmp")
-
-
-@contextmanager
-def _atomic(paths: Sequence[Path]) -> Iterator[list[Path]]:
-    """Yield temporary names in the same folders; move them onto ``paths`` only on success."""
-    tmps = [_tmp(p) for p in paths]
-    try:
-        yield tmps
-        for t, p in zip(tmps, paths, strict=True):
-            os.replace(t, p)
-    finally:
-        for t in tmps:
-            t.unlink(missing_ok=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    with _atomic([path]) as (tmp,):
-        tmp.write_text(text)
 
 
 def _fasta_bytes(codes: np.ndarray, lower: np.ndarray, width: int = 60) -> bytes:
@@ -250,14 +227,14 @@ def _write_vcf(
         for v in variants
     ]
     text = "\n".join(head + body) + "\n"
-    _write_text(paths["vcf"], text)
-    with _atomic([paths["vcf_gz"], paths["vcf_tbi"]]) as (gz_tmp, tbi_tmp):
-        plain = _tmp(paths["vcf"])
+    write_atomic(paths["vcf"], text, what="simulated VCF")
+    with (
+        atomic_outputs([paths["vcf_gz"], paths["vcf_tbi"]]) as (gz_tmp, tbi_tmp),
+        scratch_dir(paths["vcf_gz"]) as parts,
+    ):
+        plain = parts / "variants.vcf"
         plain.write_text(text)
-        try:
-            pysam.tabix_compress(str(plain), str(gz_tmp), force=True)
-        finally:
-            plain.unlink()
+        pysam.tabix_compress(str(plain), str(gz_tmp), force=True)
         pysam.tabix_index(str(gz_tmp), preset="vcf", force=True, index=str(tbi_tmp))
 
 
@@ -268,4 +245,4 @@ def _write_variant_truth(path: Path, variants: Sequence[_Variant]) -> None:
         for alt, sad in zip(v.alts, v.sad, strict=True):
             vals = [v.chrom, str(v.pos0 + 1), v.prefix, v.ref, alt, v.effect, v.motif, v.track]
             lines.append("\t".join(vals + [f"{sad[t]:.3f}" for t in TRACKS]))
-    _write_text(path, "\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")

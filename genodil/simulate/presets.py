@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 
 from genodil.errors import InputError
+from genodil.outputs import ensure_writable_dir
 
 __all__ = ["CHROMS", "PRESETS", "SPLITS"]
 
@@ -38,5 +39,4 @@ def _check_args(out_dir: str | os.PathLike, preset: str, seed: int) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"simulate output {out} exists and is not a folder: give a folder path")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return ensure_writable_dir(out, "simulate --out folder")
