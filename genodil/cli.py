@@ -67,8 +67,12 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     run_dir = train(
         cfg, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite
     )
-    print(f"run directory: {run_dir}")
-    print(f"best checkpoint: {run_dir / 'checkpoints' / 'best.ckpt'}")
+    from genodil.report.curves import training_summary
+    from genodil.train.settings import TrainSettings
+
+    train_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
+    settings = TrainSettings(**train_kw)
+    print("\n".join(training_summary(run_dir, settings.monitor, settings.resolved_monitor_mode)))
     return 0
 
 

@@ -563,4 +563,8 @@ def train(
         log.warning("no validation metric was logged; best.ckpt is a copy of last.ckpt")
         with atomic_output(best, what="checkpoint") as tmp:
             shutil.copyfile(last, tmp)
+    if trainer.is_global_zero:
+        from genodil.report.curves import plot_learning_curves
+
+        plot_learning_curves(run_dir, run_dir / "learning_curves.png")
     return run_dir

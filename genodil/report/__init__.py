@@ -1,0 +1,9 @@
+"""Human-facing reports: text, figures and the HTML run report built from the library's analyses.
+
+``genodil.report.curves`` reads a run's logs across resumes and draws its learning curves;
+``genodil.report.html`` writes the self-contained ``genodil report`` page.
+"""
+
+from __future__ import annotations
+
+__all__ = ["curves", "html"]
