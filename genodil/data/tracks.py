@@ -33,10 +33,12 @@ __all__ = [
     "TrackSpec",
     "Tracks",
     "check_track_values",
+    "describe_units",
     "pool_bins",
     "strand_pair_index",
     "to_track_specs",
     "transform_tracks",
+    "untransform_tracks",
 ]
 
 
@@ -322,6 +324,88 @@ def check_track_values(
                 high_chrom,
                 spec.scale,
             )
+def _untransform_one(v: np.ndarray, spec: TrackSpec) -> None:
+    """Undo log1p, clip_soft and scale on one track in place (clip cannot be undone)."""
+    if spec.log1p:
+        np.expm1(v, out=v)
+    if spec.clip_soft is not None:
+        # y > t came from v = t + (y - t)^2; y <= t was left alone.
+        t = np.float32(spec.clip_soft)
+        excess = np.subtract(v, t)
+        np.maximum(excess, np.float32(0.0), out=excess)
+        np.square(excess, out=excess)
+        np.minimum(v, t, out=v)
+        v += excess
+    if spec.scale != 1.0:
+        v /= np.float32(spec.scale)
+
+
+def untransform_tracks(
+    values: np.ndarray, specs: Sequence[TrackSpec], bin_size: int = 1
+) -> np.ndarray:
+    """Map model-unit values back to each track's own units (the bigWig's), per base.
+
+    The inverse of :func:`transform_tracks`, applied to predictions: ``log1p`` is undone by
+    ``expm1``, ``clip_soft`` by squaring the excess over the threshold, ``scale`` by dividing.
+    A hard ``clip`` cannot be undone: values at the clip stay there (a floor of the truth).
+    With ``bin_size`` > 1 each bin is first turned into a per-base value (a ``sum`` bin is
+    divided by ``bin_size``; a ``mean`` bin is one already) and that mean is inverted; for the
+    non-linear transforms this is the transform's inverse at the bin's mean, not the mean of
+    the per-base inverses (which the pooled value no longer determines).
+
+    Parameters
+    ----------
+    values : np.ndarray, shape (T, L_out) or (B, T, L_out)
+        Model outputs, one row per spec along the track axis.
+    specs : sequence of TrackSpec, length T
+    bin_size : int
+        The model's output bin.
+
+    Returns
+    -------
+    np.ndarray, same shape, float32
+        Per-base values in each track's own units (a new array).
+    """
+    values = np.array(values, dtype=np.float32, copy=True)
+    if values.shape[-2] != len(specs):
+        raise ValueError(f"{values.shape[-2]} tracks of values for {len(specs)} track specs")
+    for i, spec in enumerate(specs):
+        row = values[..., i, :]
+        if bin_size > 1 and spec.pool == "sum":
+            row /= np.float32(bin_size)
+        if not spec.is_identity():
+            _untransform_one(row, spec)
+    return values
+
+
+def describe_units(specs: Sequence[TrackSpec], units: str, bin_size: int = 1) -> dict[str, str]:
+    """Per track, a sentence saying which units an output holds (for sidecar JSON files).
+
+    Parameters
+    ----------
+    specs : sequence of TrackSpec
+    units : {"track", "model"}
+    bin_size : int
+
+    Returns
+    -------
+    dict of track name to description
+    """
+    out = {}
+    for spec in specs:
+        steps = [f"scale={spec.scale:g}"] if spec.scale != 1.0 else []
+        steps += [f"clip_soft={spec.clip_soft:g}"] if spec.clip_soft is not None else []
+        steps += [f"clip={spec.clip:g}"] if spec.clip is not None else []
+        steps += ["log1p"] if spec.log1p else []
+        chain = ", ".join(steps) or "no transform"
+        if units == "model":
+            pooled = f", {spec.pool} over {bin_size}-bp bins" if bin_size > 1 else ""
+            out[spec.name] = f"model units: bigWig values after {chain}{pooled}"
+        else:
+            clipped = f"; values above clip={spec.clip:g} are floors" if spec.clip else ""
+            per_base = f", mean per base over {bin_size}-bp bins" if bin_size > 1 else ""
+            out[spec.name] = f"track units: as in {spec.path} (undid {chain}{per_base}){clipped}"
+    return out
 
 
 class TrackSourceBase:
