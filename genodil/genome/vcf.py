@@ -16,7 +16,7 @@ import pandas as pd
 
 from genodil.errors import InputError
 
-__all__ = ["VARIANT_COLUMNS", "read_vcf"]
+__all__ = ["VARIANT_COLUMNS", "read_vcf", "write_annotated_vcf"]
 
 VARIANT_COLUMNS = ["chrom", "pos", "id", "ref", "alt"]
 
@@ -104,3 +104,111 @@ def _parse_record(line: str, path: Path, lineno: int) -> list[tuple[str, int, st
             alt = alt.upper()
         out.append((chrom, pos, vid or ".", ref.upper(), alt))
     return out
+
+
+_INFO_ID_BAD = re.compile(r"[^0-9A-Za-z_.]")
+
+
+def _info_ids(columns: list[str]) -> dict[str, str]:
+    """A valid, unique VCF INFO ID for each score column (``SAD_cage+`` -> ``SAD_cage_``)."""
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for col in columns:
+        base = _INFO_ID_BAD.sub("_", col)
+        if not re.match(r"[A-Za-z_]", base):
+            base = "_" + base
+        ident, n = base, 1
+        while ident in used:
+            n += 1
+            ident = f"{base}_{n}"
+        used.add(ident)
+        ids[col] = ident
+    return ids
+
+
+def _annotate_line(line: str, lookup, ids: dict[str, str]) -> str:
+    fields = line.rstrip("\r\n").split("\t")
+    while len(fields) < 8:
+        fields.append(".")
+    chrom, pos, ref, alts = fields[0], int(fields[1]), fields[3].upper(), fields[4].split(",")
+    values = [lookup.get((chrom, pos, ref, a.upper() if _REF_RE.match(a) else a)) for a in alts]
+    extra = []
+    for k, ident in enumerate(ids.values()):
+        per_alt = ["." if v is None or v[k] != v[k] else f"{v[k]:.6g}" for v in values]
+        if any(p != "." for p in per_alt):
+            extra.append(f"{ident}={','.join(per_alt)}")
+    if extra:
+        info = fields[7]
+        fields[7] = ";".join(extra) if info in (".", "") else info + ";" + ";".join(extra)
+    return "\t".join(fields) + "\n"
+
+
+def write_annotated_vcf(
+    vcf: str | os.PathLike,
+    scored: pd.DataFrame,
+    out: str | os.PathLike,
+    score_columns: list[str],
+    descriptions: dict[str, str] | None = None,
+) -> Path:
+    """Copy a VCF with per-allele variant scores added as INFO fields (Basenji's habit).
+
+    Every record of the input is kept in order, with its own INFO; each score column becomes
+    one ``Number=A`` Float INFO field declared in the header (IDs made valid: characters
+    outside ``[0-9A-Za-z_.]`` become ``_``). An allele that was not scored gets ``.``; a
+    record with no scored allele keeps its INFO unchanged.
+
+    Parameters
+    ----------
+    vcf : path
+        The VCF the scores came from (plain, gzip or bgzip).
+    scored : pandas.DataFrame
+        Columns chrom, pos, ref, alt and ``score_columns`` (as ``score_variants`` returns).
+    out : path
+        ``.vcf``, or ``.vcf.gz`` (written with BGZF so tabix can index it).
+    score_columns : list of str
+    descriptions : dict, optional
+        Per column, text for the header's Description (e.g. the units).
+
+    Returns
+    -------
+    Path
+        ``out``, written atomically.
+    """
+    from genodil.outputs import atomic_output
+
+    out = Path(out)
+    ids = _info_ids(score_columns)
+    keys = zip(scored["chrom"], scored["pos"], scored["ref"], scored["alt"], strict=True)
+    values = scored[score_columns].to_numpy(dtype=float)
+    lookup = {(str(c), int(p), str(r), str(a)): values[i] for i, (c, p, r, a) in enumerate(keys)}
+    header_added = False
+    with atomic_output(out, what="--out") as tmp:
+        opener = _bgzf_writer if out.name.lower().endswith(".gz") else _text_writer
+        with _open_text(Path(vcf)) as src, opener(tmp) as dst:
+            for line in src:
+                if line.startswith("##"):
+                    dst.write(line)
+                elif line.startswith("#"):
+                    for col, ident in ids.items():
+                        text = (descriptions or {}).get(col, f"genodil score {col}")
+                        text = text.replace('"', "'")
+                        dst.write(
+                            f'##INFO=<ID={ident},Number=A,Type=Float,Description="{text}">\n'
+                        )
+                    dst.write(line)
+                    header_added = True
+                elif line.strip():
+                    dst.write(_annotate_line(line, lookup, ids))
+        if not header_added:
+            raise InputError(f"{vcf} has no #CHROM header line; it is not a valid VCF")
+    return out
+
+
+def _text_writer(path: Path):
+    return open(path, "w", encoding="utf-8", newline="")
+
+
+def _bgzf_writer(path: Path):
+    from Bio import bgzf
+
+    return bgzf.BgzfWriter(str(path), "wt")

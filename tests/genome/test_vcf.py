@@ -67,3 +67,53 @@ def test_read_vcf_missing_or_binary_raises(tmp_path):
     junk.write_bytes(b"\x1f\x8b\x08garbage")
     with pytest.raises(InputError, match="cannot read"):
         read_vcf(junk)
+
+
+def _scored_for_annotation() -> pd.DataFrame:
+    # rs1 scored; of the multi-allelic record only the first and third ALT; rs3 not at all
+    return pd.DataFrame(
+        {
+            "chrom": ["c1", "c1", "c1"],
+            "pos": [10, 20, 20],
+            "id": ["rs1", ".", "."],
+            "ref": ["A", "AC", "AC"],
+            "alt": ["C", "A", "<DEL>"],
+            "SAD_cage+": [1.5, -2.0, 0.25],
+            "logFC_dnase": [0.1, 0.2, float("nan")],
+        }
+    )
+
+
+@pytest.mark.parametrize("name", ["annotated.vcf", "annotated.vcf.gz"])
+def test_write_annotated_vcf_is_read_back_by_pysam(tmp_path, name):
+    from genodil.genome.vcf import write_annotated_vcf
+
+    src = write_vcf(tmp_path / "v.vcf", RECORDS, contigs={"c1": 100, "c2": 50})
+    cols = ["SAD_cage+", "logFC_dnase"]
+    out = write_annotated_vcf(
+        src, _scored_for_annotation(), tmp_path / name, cols, {"SAD_cage+": "SAD, track units"}
+    )
+    if name.endswith(".gz"):
+        pysam.tabix_index(str(out), preset="vcf", force=True)  # BGZF, so tabix accepts it
+    with pysam.VariantFile(str(out)) as vf:
+        info = vf.header.info
+        assert info["SAD_cage_"].number == "A" and info["SAD_cage_"].type == "Float"
+        assert "track units" in info["SAD_cage_"].description
+        records = list(vf)
+    assert [r.id for r in records] == ["rs1", None, "rs3"]  # every record kept, in order
+    assert records[0].info["SAD_cage_"] == pytest.approx((1.5,))
+    assert records[0].info["logFC_dnase"] == pytest.approx((0.1,))
+    sad = records[1].info["SAD_cage_"]
+    assert sad[0] == pytest.approx(-2.0) and sad[1] is None and sad[2] == pytest.approx(0.25)
+    assert records[1].info["logFC_dnase"][2] is None  # NaN written as missing
+    assert "SAD_cage_" not in records[2].info
+
+
+def test_write_annotated_vcf_rejects_headerless_file_and_leaves_nothing(tmp_path):
+    from genodil.genome.vcf import write_annotated_vcf
+
+    src = tmp_path / "bad.vcf"
+    src.write_text("c1\t10\trs1\tA\tC\t.\t.\t.\n")
+    with pytest.raises(InputError, match="no #CHROM header"):
+        write_annotated_vcf(src, _scored_for_annotation(), tmp_path / "o.vcf", ["SAD_cage+"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vcf"]
