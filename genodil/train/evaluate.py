@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from genodil.errors import InputError
@@ -94,33 +95,74 @@ def _save_png(fig, path: Path) -> Path:
     return write_atomic(path, buf.getvalue(), what="plot")
 
 
-def plot_examples(examples: list[dict[str, Any]], track_names: list[str], path: Path) -> Path:
-    """Predicted vs observed tracks over a few windows (one row per window and track)."""
-    import matplotlib
+def _bed_lane(ax, bed: pd.DataFrame | None, chrom: str, lo: int, hi: int) -> None:
+    """Draw the BED intervals overlapping ``chrom:lo-hi`` as boxes with their names."""
+    ax.set_yticks([])
+    ax.set_ylabel("BED", rotation=0, ha="right", fontsize=8)
+    if bed is None:
+        return
+    hits = bed[(bed["chrom"] == chrom) & (bed["end"] > lo) & (bed["start"] < hi)]
+    for row in hits.itertuples(index=False):
+        ax.axvspan(max(row.start, lo), min(row.end, hi), color="C2", alpha=0.6)
+        name = getattr(row, "name", None)
+        if isinstance(name, str) and name not in ("", "."):
+            ax.text((max(row.start, lo) + min(row.end, hi)) / 2, 0.5, name, fontsize=6,
+                    ha="center", va="center")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    n_rows = len(examples) * len(track_names)
-    fig, axes = plt.subplots(n_rows, 1, figsize=(11, 1.6 * n_rows), squeeze=False)
-    row = 0
-    for ex in examples:
+def examples_figure(
+    examples: list[dict[str, Any]],
+    track_names: list[str],
+    units: str = "track units",
+    bed: pd.DataFrame | None = None,
+):
+    """The figure of :func:`plot_examples` (a matplotlib Figure, not attached to pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
+    per = len(track_names) + (bed is not None)
+    heights = [0.5 if bed is not None and r % per == per - 1 else 1.6
+               for r in range(len(examples) * per)]
+    fig = Figure(figsize=(11, sum(heights)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
+    for k, ex in enumerate(examples):
         x = np.arange(ex["target"].shape[-1]) * ex["bin_size"] + ex["out_start"]
+        lo, hi = int(x[0]), int(x[-1] + ex["bin_size"])
+        rows = axes[k * per : (k + 1) * per, 0]
         for t, name in enumerate(track_names):
-            ax = axes[row, 0]
+            ax = rows[t]
             ax.fill_between(x, ex["target"][t], color="0.6", step="mid", label="observed")
             ax.plot(x, ex["pred"][t], color="C3", lw=0.8, label="predicted")
-            ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
-            ax.set_title(
-                f"{ex['chrom']}:{ex['out_start']:,}-{x[-1] + ex['bin_size']:,}", fontsize=8
-            )
+            ax.set_ylabel(f"{name}\n({units})", rotation=0, ha="right", fontsize=8)
+            ax.set_title(f"{ex['chrom']}:{lo:,}-{hi:,}", fontsize=8)
+        if bed is not None:
+            _bed_lane(rows[-1], bed, ex["chrom"], lo, hi)
+        for ax in rows:
+            ax.set_xlim(lo, hi)
+            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # no 1e6 offset
             ax.tick_params(labelsize=7)
-            row += 1
+        rows[-1].set_xlabel(f"{ex['chrom']} position (bp, 0-based)", fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    out = _save_png(fig, path)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def plot_examples(
+    examples: list[dict[str, Any]],
+    track_names: list[str],
+    path: Path,
+    units: str = "track units",
+    bed: pd.DataFrame | None = None,
+) -> Path:
+    """Predicted vs observed tracks over a few windows (one row per window and track).
+
+    The x axis is in plain genomic coordinates of the window's chromosome; the y axis says
+    which ``units`` the values are in. With ``bed`` (chrom, start, end[, name]), a lane under
+    each window marks the annotated intervals (e.g. TSSs).
+    """
+    return _save_png(examples_figure(examples, track_names, units, bed), path)
 
 
 def plot_scatter(binned: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
@@ -136,8 +178,8 @@ def plot_scatter(binned: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -
         ax.scatter(np.log1p(obs), np.log1p(pred), s=3, alpha=0.3, color="C0", rasterized=True)
         r = np.corrcoef(obs, pred)[0, 1] if len(obs) > 1 and obs.std() and pred.std() else np.nan
         ax.set_title(f"{name}  r={r:.2f}", fontsize=9)
-        ax.set_xlabel("log1p observed (128-bp bins)", fontsize=8)
-        ax.set_ylabel("log1p predicted", fontsize=8)
+        ax.set_xlabel("log1p observed (128-bp bin sums, model units)", fontsize=8)
+        ax.set_ylabel("log1p predicted (model units)", fontsize=8)
     fig.tight_layout()
     out = _save_png(fig, path)
     plt.close(fig)
@@ -156,10 +198,16 @@ def evaluate(
     bins: tuple[int, ...] = (32, 128),
     data_root: str | os.PathLike | None = None,
     fasta: str | os.PathLike | None = None,
+    units: str = "track",
+    bed: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Per-track metrics of a checkpoint on a split, exact over the whole split.
 
     ``data_root`` and ``fasta`` find data that moved since training (:func:`relocate_data`).
+    Metrics compare the model's outputs with the targets in the model's units (what it was
+    trained on). The track plots show both in ``units``: ``"track"`` (default, the bigWig's
+    own, see :func:`genodil.data.tracks.untransform_tracks`) or ``"model"``; ``bed`` adds an
+    annotation lane to them.
 
     Returns
     -------
@@ -236,8 +284,37 @@ def evaluate(
         plots = Path(plots)
         obs = torch.cat(binned_obs, dim=1).numpy() if binned_obs else None
         prd = torch.cat(binned_pred, dim=1).numpy() if binned_pred else None
-        result["plots"] = [str(plot_examples(examples, loaded.track_names, plots / "tracks.png"))]
+        result["plots"] = [str(_plot_examples_in(units, examples, loaded, plots, bed))]
         if obs is not None and obs.shape[1] > 1:
             scatter = {n: (obs[t], prd[t]) for t, n in enumerate(loaded.track_names)}
             result["plots"].append(str(plot_scatter(scatter, plots / "scatter_bin128.png")))
     return result
+
+
+def examples_in_units(examples: list[dict[str, Any]], specs, units: str) -> list[dict[str, Any]]:
+    """Example windows with ``target`` and ``pred`` in ``units`` ("track" or "model")."""
+    from genodil.data.tracks import untransform_tracks
+
+    if units not in ("track", "model"):
+        raise InputError(f"units must be 'track' or 'model', not {units!r}")
+    if units == "model":
+        return examples
+    return [
+        {
+            **ex,
+            "target": untransform_tracks(ex["target"], specs, ex["bin_size"]),
+            "pred": untransform_tracks(ex["pred"], specs, ex["bin_size"]),
+        }
+        for ex in examples
+    ]
+
+
+def _plot_examples_in(units: str, examples, loaded: Loaded, plots: Path, bed) -> Path:
+    """Draw the example windows in ``units`` ("track" or "model"), with an optional BED lane."""
+    from genodil.data.tracks import to_track_specs
+    from genodil.genome.io import read_bed
+
+    examples = examples_in_units(examples, to_track_specs(loaded.data["tracks"]), units)
+    table = read_bed(bed) if bed is not None else None
+    label = "track units" if units == "track" else "model units"
+    return plot_examples(examples, loaded.track_names, plots / "tracks.png", label, table)
