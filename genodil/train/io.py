@@ -32,6 +32,17 @@ class Loaded:
     spec: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
+    def __repr__(self) -> str:
+        """One line: what a person needs to recognise the model (not the whole network)."""
+        n_params = sum(p.numel() for p in self.model.parameters())
+        rf = getattr(self.model, "receptive_field", None)
+        return (
+            f"Loaded({type(self.model).__name__}, {len(self.track_names)} tracks "
+            f"[{', '.join(self.track_names[:4])}{', ...' if len(self.track_names) > 4 else ''}], "
+            f"window {self.window:,} bp, crop {self.crop:,}, bin {self.bin_size}, "
+            f"receptive field {rf:,} bp, {n_params:,} parameters, from {self.path})"
+        )
+
     @property
     def data(self) -> dict[str, Any]:
         """The data section the model was trained with (absolute paths)."""

@@ -119,3 +119,14 @@ def test_training_writes_learning_curves_and_summary_names_best_step(trained_run
     assert f"at step {best_step} " in lines[0]
     assert any(str(trained_run / "checkpoints" / "best.ckpt") in line for line in lines)
     assert any("learning_curves.png" in line for line in lines)
+
+
+def test_loaded_model_repr_is_one_line(trained_run):
+    from genodil.train.io import load_model
+
+    loaded = load_model(trained_run)
+    text = repr(loaded)
+    assert "\n" not in text and len(text) < 300
+    assert "3 tracks [peak, plus, minus]" in text
+    assert f"receptive field {loaded.model.receptive_field:,} bp" in text
+    assert "window 1,024 bp" in text and str(loaded.path) in text
