@@ -7,10 +7,12 @@ hyperparameters), then its weights are loaded; see STYLE section 5.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -42,6 +44,60 @@ class Loaded:
             f"window {self.window:,} bp, crop {self.crop:,}, bin {self.bin_size}, "
             f"receptive field {rf:,} bp, {n_params:,} parameters, from {self.path})"
         )
+
+    @property
+    def track_specs(self) -> list:
+        """The tracks (:class:`~genodil.data.tracks.TrackSpec`) the model was trained on."""
+        from genodil.data.tracks import to_track_specs
+
+        return to_track_specs(self.data.get("tracks", []))
+
+    def predict(
+        self,
+        seq: str | Sequence[str] | np.ndarray | torch.Tensor,
+        *,
+        units: str = "track",
+        rc_average: bool = False,
+        batch_size: int = 8,
+        device: str = "auto",
+    ) -> np.ndarray:
+        """Predict tracks for sequences held in memory.
+
+        Parameters
+        ----------
+        seq : str, list of str, or one-hot array/tensor of shape (N, 4, L)
+            DNA strings (any case; N and other letters become all-zero columns) of one
+            length, at least the model's receptive field.
+        units : {"track", "model"}
+            ``track`` (default): each track's own bigWig units
+            (:func:`~genodil.data.tracks.untransform_tracks`); ``model``: what the network
+            outputs.
+        rc_average : bool
+            Average with the reverse-complement prediction (strand pairs swapped).
+        batch_size, device
+            Passed to :func:`genodil.predict.runner.predict`.
+
+        Returns
+        -------
+        np.ndarray, shape (N, T, L - 2 * crop) (divided by the bin size), float32
+        """
+        from genodil.data.tracks import untransform_tracks
+        from genodil.genome.encode import encode, one_hot
+        from genodil.predict.runner import predict
+
+        if units not in ("track", "model"):
+            raise InputError(f"units must be 'track' or 'model', not {units!r}")
+        if isinstance(seq, str):
+            seq = [seq]
+        if isinstance(seq, (list, tuple)):
+            if len({len(s) for s in seq}) > 1:
+                raise InputError("all sequences must have the same length")
+            seq = np.stack([one_hot(encode(s)) for s in seq])
+        out = predict(self.model, seq, batch_size=batch_size, device=device,
+                      rc_average=rc_average, strand_pairs=self.strand_pairs).numpy()
+        if units == "model":
+            return out
+        return untransform_tracks(out, self.track_specs, self.bin_size)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -130,3 +130,24 @@ def test_loaded_model_repr_is_one_line(trained_run):
     assert "3 tracks [peak, plus, minus]" in text
     assert f"receptive field {loaded.model.receptive_field:,} bp" in text
     assert "window 1,024 bp" in text and str(loaded.path) in text
+
+
+def test_loaded_predict_on_strings_in_track_and_model_units(trained_run):
+    import numpy as np
+
+    from genodil.genome.encode import encode, one_hot
+    from genodil.predict.runner import predict
+    from genodil.train.io import load_model
+
+    loaded = load_model(trained_run)
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), size=loaded.window)) for _ in range(2)]
+    ref = predict(loaded.model, np.stack([one_hot(encode(s)) for s in seqs])).numpy()
+    np.testing.assert_allclose(loaded.predict(seqs, units="model"), ref, rtol=1e-6)
+    assert loaded.predict(seqs[0]).shape == (1, 3, loaded.window - 2 * loaded.crop)
+    # a track trained with scale 0.5 reads back twice as large in track units
+    loaded.spec["data"]["tracks"][0]["scale"] = 0.5
+    np.testing.assert_allclose(loaded.predict(seqs)[:, 0], 2 * ref[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(loaded.predict(seqs)[:, 1:], ref[:, 1:], rtol=1e-6)
+    with pytest.raises(InputError, match="same length"):
+        loaded.predict([seqs[0], seqs[1][:-1]])
