@@ -89,6 +89,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=not args.json,
         data_root=args.data_root,
         fasta=args.fasta,
+        units=args.units,
+        bed=args.bed,
     )
     if args.json:
         print(json.dumps(metrics, allow_nan=False))
@@ -103,6 +105,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"  note ({name}): {note}")
         if args.out:
             print(f"metrics written to {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genodil.report.html import write_report
+
+    out = write_report(
+        args.run_dir,
+        args.out,
+        metrics=args.metrics,
+        scores=args.scores,
+        split=args.split,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(f"report written to {out}")
     return 0
 
 
@@ -415,8 +434,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder that now holds the training data, if it moved since training",
     )
     p.add_argument("--fasta", help="FASTA to use instead of the one saved in the checkpoint")
+    p.add_argument(
+        "--units",
+        choices=["track", "model"],
+        default="track",
+        help="units of the plotted tracks: the bigWigs' own (track) or the model's transformed",
+    )
+    p.add_argument("--bed", help="BED of annotations (e.g. TSSs) drawn as a lane under the plots")
     _device_arg(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = _add(
+        sub,
+        "report",
+        "one self-contained HTML page about a run: config, data, receptive field, learning "
+        "curves, test metrics and plots, variant scores",
+        "  genodil report runs/demo\n"
+        "  genodil report runs/demo --out demo.html --metrics metrics.json --scores scores.tsv\n",
+    )
+    p.add_argument("run_dir", help="run directory written by `genodil train`")
+    p.add_argument("--out", help="HTML file to write (a file; default RUN_DIR/report.html)")
+    p.add_argument(
+        "--metrics", help="metrics JSON from `genodil evaluate` (else the split is evaluated now)"
+    )
+    p.add_argument("--scores", help="variant-score TSV from `genodil score-variants` to summarise")
+    p.add_argument("--split", default="test", choices=["test", "valid"], help="split to evaluate")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _device_arg(p)
+    p.set_defaults(func=cmd_report)
 
     p = _add(
         sub,

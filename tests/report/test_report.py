@@ -151,3 +151,29 @@ def test_loaded_predict_on_strings_in_track_and_model_units(trained_run):
     np.testing.assert_allclose(loaded.predict(seqs)[:, 1:], ref[:, 1:], rtol=1e-6)
     with pytest.raises(InputError, match="same length"):
         loaded.predict([seqs[0], seqs[1][:-1]])
+
+
+def test_report_command_writes_html_and_rejects_a_missing_run(trained_run, tmp_path):
+    import subprocess
+    import sys
+
+    metrics = tmp_path / "m.json"
+    metrics.write_text('{"split": "test", "n_windows": 1, "tracks": {"peak": {"pearson": 0.5}}}')
+    cmd = [sys.executable, "-m", "genodil.cli", "report", str(trained_run)]
+    ok = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "r.html"), "--metrics", str(metrics), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert f"report written to {tmp_path / 'r.html'}" in ok.stdout
+    assert '<table id="metrics">' in (tmp_path / "r.html").read_text()
+    bad = subprocess.run(
+        [sys.executable, "-m", "genodil.cli", "report", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert str(tmp_path / "nope") in bad.stderr
