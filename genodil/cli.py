@@ -57,7 +57,6 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from genodil.config import dump_config, load_config
 
     cfg = load_config(args.config, overrides, data_root=args.data_root)
-    log.info("GLIBC_TUNABLES=%s", os.environ.get("GLIBC_TUNABLES", "(unset)"))
     if args.print_config:
         print(dump_config(cfg))
         return 0
@@ -596,11 +595,16 @@ def _configure_logging() -> None:
 # glibc keeps freed training tensors instead of unmapping them: 1.38x less CPU per training
 # step on CPU (docs/benchmarks.md, Model). Tunables are read at process start only.
 _TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
-_TRAINING_COMMANDS = ("train", "demo")
+# Commands that run the network over many windows: each allocates and frees large
+# activations per batch, which glibc's default malloc returns to the OS and re-faults.
+_HEAVY_COMMANDS = (
+    "train", "demo", "evaluate", "predict", "score-variants", "interpret", "motifs",
+    "marginalize", "report",
+)
 
 
 def _reexec_with_tuned_allocator(argv: list[str]) -> None:
-    """Restart a training command once with glibc malloc tunables.
+    """Restart a heavy command (training, prediction, scoring) once with glibc malloc tunables.
 
     Opt out with ``GENODIL_ALLOCATOR=default`` (or set ``GLIBC_TUNABLES`` yourself).
     """
@@ -609,7 +613,7 @@ def _reexec_with_tuned_allocator(argv: list[str]) -> None:
         or os.environ.get("GLIBC_TUNABLES")
         or os.environ.get("GENODIL_ALLOCATOR", "tuned") != "tuned"
         or not argv
-        or argv[0] not in _TRAINING_COMMANDS
+        or argv[0] not in _HEAVY_COMMANDS
         or "--help" in argv
         or "-h" in argv
     ):
@@ -621,7 +625,7 @@ def _reexec_with_tuned_allocator(argv: list[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad usage or input)."""
     parser = build_parser()
-    if argv is None:  # the console script: training commands get the tuned allocator
+    if argv is None:  # the console script: heavy commands get the tuned allocator
         _reexec_with_tuned_allocator(sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -641,6 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging()
+    if args.command in _HEAVY_COMMANDS:
+        log.info("GLIBC_TUNABLES=%s", os.environ.get("GLIBC_TUNABLES", "(unset)"))
     func: Callable[..., int] = args.func
     try:
         return func(args, extra) if args.command == "train" else func(args)

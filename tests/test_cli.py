@@ -332,3 +332,39 @@ def test_console_script_trains_with_tuned_allocator(tiny_config):
     plain = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     assert "GLIBC_TUNABLES=(unset)" in plain.stderr
     assert tuned.stdout == plain.stdout
+
+
+def test_console_script_gives_heavy_commands_the_tuned_allocator(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "genodil"
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    env["GENODIL_LOG"] = "INFO"
+    for argv in (
+        ["predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--region", "c1:1-9"],
+        [
+            "score-variants",
+            "--checkpoint",
+            str(tmp_path / "none.ckpt"),
+            "--fasta",
+            str(tmp_path / "g.fa"),
+            "--vcf",
+            str(tmp_path / "v.vcf"),
+        ],
+        ["evaluate", "--checkpoint", str(tmp_path / "none.ckpt")],
+    ):
+        res = subprocess.run(
+            [str(exe), *argv, "--out", str(tmp_path / "o")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "GLIBC_TUNABLES=glibc.malloc.mmap_max=0" in res.stderr, (argv, res.stderr)
+    res = subprocess.run(
+        [str(exe), "receptive-field", "--help"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "GLIBC_TUNABLES" not in res.stderr  # light commands are not restarted
