@@ -45,6 +45,24 @@ class Loaded:
             f"receptive field {rf:,} bp, {n_params:,} parameters, from {self.path})"
         )
 
+    def genome_fasta(self, fasta: str | os.PathLike | None = None) -> Path:
+        """The FASTA to read: ``fasta`` when given, else the one the model was trained on.
+
+        Raises
+        ------
+        InputError
+            No ``fasta`` was given and the training FASTA saved in the checkpoint is gone.
+        """
+        if fasta is not None:
+            return Path(fasta)
+        saved = self.data.get("fasta")
+        if saved and Path(saved).is_file():
+            return Path(saved)
+        raise InputError(
+            f"no --fasta given, and the FASTA checkpoint {self.path} was trained on "
+            f"({saved or 'not recorded'}) is not there any more; pass --fasta GENOME.fa"
+        )
+
     @property
     def track_specs(self) -> list:
         """The tracks (:class:`~genodil.data.tracks.TrackSpec`) the model was trained on."""

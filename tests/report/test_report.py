@@ -177,3 +177,15 @@ def test_report_command_writes_html_and_rejects_a_missing_run(trained_run, tmp_p
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert str(tmp_path / "nope") in bad.stderr
+
+
+def test_genome_fasta_defaults_to_the_training_fasta(trained_run, tmp_path):
+    from genodil.train.io import load_model
+
+    loaded = load_model(trained_run)
+    saved = Path(loaded.data["fasta"])
+    assert loaded.genome_fasta() == saved and saved.is_file()
+    assert loaded.genome_fasta(tmp_path / "other.fa") == tmp_path / "other.fa"
+    saved.rename(tmp_path / "moved.fa")
+    with pytest.raises(InputError, match=r"no --fasta given.*pass --fasta"):
+        loaded.genome_fasta()
