@@ -271,27 +271,9 @@ def _model_from(args: argparse.Namespace):
 
 
 def cmd_interpret(args: argparse.Namespace) -> int:
-    from genodil.genome.io import Genome, parse_region
-    from genodil.interpret import interpret_region
-    from genodil.train.io import load_model
+    from genodil.interpret.command import cmd_interpret as run
 
-    loaded = load_model(args.checkpoint)
-    genome = Genome(args.fasta)
-    chrom, start, end = parse_region(args.region)
-    written = interpret_region(
-        loaded,
-        genome,
-        chrom,
-        start,
-        end,
-        method=args.method,
-        track=args.track,
-        out_dir=args.out,
-        device=args.device,
-    )
-    for key, path in written.items():
-        print(f"{key}: {path}")
-    return 0
+    return run(args)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -539,20 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_receptive_field)
 
-    p = _add(
-        sub,
-        "interpret",
-        "which input bases drive a prediction: in-silico mutagenesis or gradient x input",
-        "  genodil interpret --checkpoint runs/demo --fasta genome.fa --region chr4:1000-1200 "
-        "--out interp\n",
-    )
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--fasta", required=True, help="reference genome FASTA")
-    p.add_argument("--region", required=True, help="chr:start-end of outputs to explain")
-    p.add_argument("--method", default="saliency", choices=["ism", "saliency"])
-    p.add_argument("--track", help="track name (default: all tracks summed)")
-    p.add_argument("--out", required=True, help="output folder (npz + png)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    from genodil.interpret.command import EXAMPLES, HELP, add_interpret_arguments
+
+    p = _add(sub, "interpret", HELP, EXAMPLES)
+    add_interpret_arguments(p)
     p.set_defaults(func=cmd_interpret)
 
     p = _add(

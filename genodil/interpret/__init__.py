@@ -1,10 +1,39 @@
-"""Which input bases drive a prediction: in-silico mutagenesis and gradient x input."""
+"""Which input bases drive a prediction: ISM, gradient x input, DeepLIFT/SHAP, and the
+outputs built from them (modisco-ready arrays, contribution bigWigs, logos).
 
-from genodil.interpret.attribution import (
-    gradient_x_input,
-    interpret_region,
-    ism,
-    plot_attribution,
-)
+The heavy optional packages (tangermeme, modisco-lite, memelite, pyjaspar, logomaker) are
+imported only when a function needs them; a missing one raises an InputError naming
+``pip install 'genodil[interpret]'``.
+"""
 
-__all__ = ["gradient_x_input", "interpret_region", "ism", "plot_attribution"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Objective": "objective",
+    "ScalarModel": "objective",
+    "ism": "ism",
+    "ism_hypothetical": "ism",
+    "model_reach": "ism",
+    "gradient_x_input": "gradients",
+    "saliency": "gradients",
+    "deep_lift_shap": "deeplift",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"genodil.interpret.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genodil.interpret' has no attribute {name!r}")
+
+
+__all__ = [
+    "Objective",
+    "ScalarModel",
+    "deep_lift_shap",
+    "gradient_x_input",
+    "ism",
+    "ism_hypothetical",
+    "model_reach",
+    "saliency",
+]

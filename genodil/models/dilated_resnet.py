@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genodil.errors import InputError
@@ -196,6 +195,7 @@ class DilatedResNet(nn.Module):
             else None
         )
         self.final_norm = nn.BatchNorm1d(channels)
+        self.act = nn.GELU()  # a module, so DeepLIFT's rules can hook it
         if head == "profile_count":
             self.head: nn.Module = ProfileCountHead(channels, n_tracks, geo.bin_size)
         else:
@@ -341,11 +341,11 @@ class DilatedResNet(nn.Module):
         return h
 
     def _stem(self, seq: Tensor, update_stats: bool = True) -> Tensor:
-        return F.gelu(self.stem(seq))  # (B, C, L)
+        return self.act(self.stem(seq))  # (B, C, L)
 
     def _tail(self, h: Tensor, update_stats: bool = True) -> dict[str, Tensor]:
         h = crop_sides(h, self.crop)  # (B, C, L - 2 * crop)
-        return self.head(F.gelu(batch_norm(h, self.final_norm, update_stats)))
+        return self.head(self.act(batch_norm(h, self.final_norm, update_stats)))
 
     def _forward_strand(self, seq: Tensor) -> dict[str, Tensor]:
         h = self.trunk(seq)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genodil.models.layers import logsumexp_bins, pool_bins
@@ -63,6 +62,7 @@ class TrackHead(nn.Module):
         self.bin_size = bin_size
         self.pool = pool
         self.conv = nn.Conv1d(channels, n_tracks, 1)
+        self.softplus = nn.Softplus()  # a module, so DeepLIFT's rules can hook it
 
     def forward(self, h: Tensor) -> dict[str, Tensor]:
         """Predict tracks.
@@ -77,7 +77,7 @@ class TrackHead(nn.Module):
         """
         y = self.conv(h)  # (B, T, L)
         if self.activation == "softplus":
-            y = F.softplus(y)
+            y = self.softplus(y)
         return {"signal": pool_bins(y, self.bin_size, self.pool)}
 
 

@@ -231,13 +231,14 @@ class DilatedResidualBlock(_Residual):
         self.norm2 = nn.BatchNorm1d(mid_channels)
         self.proj = nn.Conv1d(mid_channels, channels, 1)
         self.dropout = nn.Dropout(dropout)
+        self.act = nn.GELU()  # a module, so DeepLIFT's rules can hook it
         nn.init.constant_(self.norm2.weight, init_scale)
         nn.init.zeros_(self.proj.bias)  # with init_scale 0 the block is exactly the identity
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The residual branch; shape (B, C, L) to (B, C, L)."""
-        h = self.conv(F.gelu(batch_norm(x, self.norm1, update_stats)))  # (B, C_mid, L)
-        h = self.proj(F.gelu(batch_norm(h, self.norm2, update_stats)))  # (B, C, L)
+        h = self.conv(self.act(batch_norm(x, self.norm1, update_stats)))  # (B, C_mid, L)
+        h = self.proj(self.act(batch_norm(h, self.norm2, update_stats)))  # (B, C, L)
         return self.dropout(h)
 
 
@@ -283,12 +284,13 @@ class ASPP(_Residual):
         self.norm_out = nn.BatchNorm1d(merged)
         self.proj = nn.Conv1d(merged, channels, 1)
         self.dropout = nn.Dropout(dropout)
+        self.act = nn.GELU()  # a module, so DeepLIFT's rules can hook it
         nn.init.constant_(self.norm_out.weight, init_scale)
         nn.init.zeros_(self.proj.bias)
 
     def branch(self, x: Tensor, update_stats: bool = True) -> Tensor:
         """The ASPP branches merged and projected; shape (B, C, L) to (B, C, L)."""
-        h = F.gelu(batch_norm(x, self.norm_in, update_stats))
+        h = self.act(batch_norm(x, self.norm_in, update_stats))
         outs = [conv(h) for conv in self.branches]  # each (B, C_mid, L)
         m = torch.stack(outs).sum(0) if self.merge == "sum" else torch.cat(outs, dim=1)
-        return self.dropout(self.proj(F.gelu(batch_norm(m, self.norm_out, update_stats))))
+        return self.dropout(self.proj(self.act(batch_norm(m, self.norm_out, update_stats))))
