@@ -276,6 +276,12 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_motifs(args: argparse.Namespace) -> int:
+    from genodil.interpret.command import cmd_motifs as run
+
+    return run(args)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from genodil.config import load_config
     from genodil.train.run import build_datamodule
@@ -521,11 +527,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_receptive_field)
 
-    from genodil.interpret.command import EXAMPLES, HELP, add_interpret_arguments
+    from genodil.interpret import command as interpret_cli
 
-    p = _add(sub, "interpret", HELP, EXAMPLES)
-    add_interpret_arguments(p)
+    p = _add(sub, "interpret", interpret_cli.HELP, interpret_cli.EXAMPLES)
+    interpret_cli.add_interpret_arguments(p)
     p.set_defaults(func=cmd_interpret)
+
+    p = _add(sub, "motifs", interpret_cli.MOTIFS_HELP, interpret_cli.MOTIFS_EXAMPLES)
+    interpret_cli.add_motifs_arguments(p)
+    p.set_defaults(func=cmd_motifs)
 
     p = _add(
         sub,

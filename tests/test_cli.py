@@ -159,14 +159,18 @@ def test_cli_end_to_end_on_tiny_data(trained, tiny_data, tmp_path, capsys):
                 "c4:2000-2050",
                 "--method",
                 "ism",
+                "--track",
+                "all",
                 "--out",
                 str(interp),
+                "--quiet",
             ]
         )
         == 0
     )
-    ism = np.load(interp / "ism.npz")
-    assert ism["ism"].shape == (4, 50 + 2 * 100)
+    ism = np.load(interp / "all" / "ism.npz")["arr_0"]
+    assert ism.shape == (1, 4, 50 + 2 * 100)
+    assert np.abs(ism).max() > 0
 
 
 def test_cli_resume_continues_the_run(trained, tiny_config):

@@ -1,0 +1,131 @@
+"""`genodil motifs` pieces, and recovery of planted motifs on simulated sequence."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genodil.errors import InputError
+from genodil.interpret.motifs import (
+    Pattern,
+    _bh,
+    discover_motifs,
+    load_motif_db,
+    seqlet_bed,
+    write_meme,
+)
+from tests.helpers import write_fasta
+
+pytest.importorskip("modiscolite")
+pytest.importorskip("memelite")
+
+
+def test_bh_qvalues_match_a_direct_computation():
+    p = np.array([0.01, 0.04, 0.03, 0.5, np.nan])
+    q = _bh(p)
+    # sorted p: .01 .03 .04 .5 1 -> p*n/rank: .05 .075 .0667 .625 1 -> cumulative min from right
+    np.testing.assert_allclose(q, [0.05, 0.0667, 0.0667, 0.625, 1.0], atol=1e-3)
+
+
+def test_meme_round_trip_and_seqlet_coordinates(tmp_path):
+    from memelite.io import read_meme
+
+    ppm = np.array([[0.9, 0.05, 0.03, 0.02], [0.1, 0.1, 0.7, 0.1]])
+    p = Pattern("pos_pattern_0", "+", ppm, ppm, [(1, 5, 25, True), (0, 0, 20, False)])
+    write_meme(tmp_path / "p.meme", [p])
+    back = read_meme(str(tmp_path / "p.meme"))
+    np.testing.assert_allclose(back["pos_pattern_0"], ppm.T, atol=1e-6)
+    assert p.consensus == "AG"
+    bed = pd.DataFrame({"chrom": ["c1", "c2"], "start": [100, 1000], "end": [300, 1200]})
+    rows = seqlet_bed([p], bed)
+    assert rows.values.tolist() == [
+        ["c1", 100, 120, "pos_pattern_0", 0, "+"],
+        ["c2", 1005, 1025, "pos_pattern_0", 0, "-"],
+    ]
+
+
+def test_motif_db_errors_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="exactly one"):
+        load_motif_db()
+    with pytest.raises(InputError, match="not a JASPAR taxon"):
+        load_motif_db(jaspar="martians")
+    with pytest.raises(InputError, match="does not exist"):
+        load_motif_db(meme=str(tmp_path / "none.meme"))
+    (tmp_path / "empty.meme").write_text("MEME version 4\n")
+    with pytest.raises(InputError, match="no MOTIF"):
+        load_motif_db(meme=str(tmp_path / "empty.meme"))
+
+
+def test_jaspar_loads_offline():
+    pytest.importorskip("pyjaspar")
+    db = load_motif_db(jaspar="fungi")
+    assert len(db) > 100
+    m = next(iter(db.values()))
+    assert m.shape[0] == 4 and np.allclose(m.sum(0), 1)
+
+
+def _planted_genome(tmp_path, n_per_motif=60, spacing=300, seed=0):
+    """A random chromosome with instances of every simulator motif, one per region."""
+    from genodil import simulate
+    from genodil.genome.encode import codes_to_str
+
+    rng = np.random.default_rng(seed)
+    names = list(simulate.MOTIFS)
+    n = n_per_motif * len(names)
+    codes = rng.integers(0, 4, size=(n + 2) * spacing).astype(np.uint8)
+    regions = []
+    for i in range(n):
+        m = simulate.MOTIFS[names[i % len(names)]]
+        pwm = m.pwm()
+        site = np.array([rng.choice(4, p=row) for row in pwm], dtype=np.uint8)
+        if rng.random() < 0.5:
+            site = (3 - site)[::-1]
+        start = (i + 1) * spacing + int(rng.integers(-20, 20))
+        codes[start : start + len(site)] = site
+        regions.append(("c1", start - 40, start + len(site) + 40))
+    fasta = write_fasta(tmp_path / "g.fa", {"c1": codes_to_str(codes)})
+    meme = tmp_path / "planted.meme"
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
+    for name, m in simulate.MOTIFS.items():
+        lines += [f"MOTIF {name}", f"letter-probability matrix: alength= 4 w= {len(m)}"]
+        lines += [" ".join(f"{x:.4f}" for x in row) for row in m.pwm()] + [""]
+    meme.write_text("\n".join(lines))
+    return fasta, meme, pd.DataFrame(regions, columns=["chrom", "start", "end"])
+
+
+@pytest.mark.slow
+def test_motifs_recovers_every_planted_motif(tmp_path):
+    """On the simulator's motif-occupancy network, TF-MoDISco + Tomtom find all four motifs.
+
+    The database is the planted PWMs plus JASPAR vertebrates (decoys, and enough targets for
+    Tomtom's background); each planted motif must be some pattern's best match at q < 0.05.
+    """
+    pytest.importorskip("pyjaspar")
+    from genodil.genome.io import Genome
+    from genodil.train.io import Loaded
+    from tests.interpret.models import MotifOccupancyModel
+
+    fasta, meme, regions = _planted_genome(tmp_path)
+    db = {**load_motif_db(jaspar="vertebrates"), **load_motif_db(meme=str(meme))}
+    model = MotifOccupancyModel(crop=20).eval()
+    loaded = Loaded(model, ["local"], 400, 20, 1, None)
+    out = tmp_path / "motifs"
+    written = discover_motifs(
+        loaded,
+        Genome(fasta),
+        regions,
+        out,
+        db,
+        track="local",
+        flank=60,
+        n_shuffles=10,
+        device="cpu",
+        progress=False,
+        final_min_cluster_size=10,
+        min_metacluster_size=20,
+    )
+    table = pd.read_csv(written["patterns"], sep="\t")
+    found = set(table.loc[table["match_qvalue"] < 0.05, "best_match"])
+    assert {"ap1", "ets", "sp1", "tata"} <= found, table.to_string()
+    bed = pd.read_csv(written["seqlets"], sep="\t", header=None)
+    assert len(bed) >= 100 and (bed[0] == "c1").all()
+    assert (out / "report.html").read_text().count("<img") == len(table)
