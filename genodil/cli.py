@@ -282,6 +282,18 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_marginalize(args: argparse.Namespace) -> int:
+    from genodil.interpret.command import cmd_marginalize as run
+
+    return run(args)
+
+
+def cmd_explain_variants(args: argparse.Namespace) -> int:
+    from genodil.interpret.command import cmd_explain_variants as run
+
+    return run(args)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from genodil.config import load_config
     from genodil.train.run import build_datamodule
@@ -536,6 +548,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "motifs", interpret_cli.MOTIFS_HELP, interpret_cli.MOTIFS_EXAMPLES)
     interpret_cli.add_motifs_arguments(p)
     p.set_defaults(func=cmd_motifs)
+
+    p = _add(sub, "marginalize", interpret_cli.MARGINALIZE_HELP, interpret_cli.MARGINALIZE_EXAMPLES)
+    interpret_cli.add_marginalize_arguments(p)
+    p.set_defaults(func=cmd_marginalize)
+
+    p = _add(sub, "explain-variants", interpret_cli.EXPLAIN_HELP, interpret_cli.EXPLAIN_EXAMPLES)
+    interpret_cli.add_explain_arguments(p)
+    p.set_defaults(func=cmd_explain_variants)
 
     p = _add(
         sub,

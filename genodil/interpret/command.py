@@ -193,3 +193,146 @@ def cmd_motifs(args: argparse.Namespace) -> int:
         print(f"{key}: {path}")
     print(Path(written["patterns"]).read_text(), end="")
     return 0
+
+
+MARGINALIZE_HELP = (
+    "in-silico marginalization: the mean predicted change per track and position when a motif "
+    "is inserted into background windows (optionally a second motif at several spacings)"
+)
+MARGINALIZE_EXAMPLES = (
+    "  genodil marginalize --checkpoint runs/demo --motif GATGACTCATC --n 200 --out marg\n"
+    "  genodil marginalize --checkpoint runs/demo --meme motifs.meme --background genomic "
+    "--out marg\n"
+    "  genodil marginalize --checkpoint runs/demo --motif GATAAG --second-motif CACGTG "
+    "--spacing 10,20,40,80 --out coop\n"
+)
+
+
+def add_marginalize_arguments(p: argparse.ArgumentParser) -> None:
+    """Add ``genodil marginalize``'s options to ``p``."""
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--fasta", help="genome the backgrounds come from (default: the model's)")
+    which = p.add_argument_group("motif (exactly one)")
+    which.add_argument("--motif", help="consensus sequence, e.g. GATGACTCATC")
+    which.add_argument("--meme", help="MEME file: each motif's most probable sequence")
+    p.add_argument("--n", type=int, default=200, help="background windows")
+    p.add_argument("--background", default="shuffled", choices=["shuffled", "genomic"])
+    p.add_argument("--second-motif", help="second motif for --spacing")
+    p.add_argument("--spacing", help="comma-separated centre-to-centre distances in bp")
+    p.add_argument("--seed", type=int, default=0, help="seed of the background draw")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--rc-average", action="store_true", help="average both strands")
+    p.add_argument("--out", required=True, help="output folder")
+
+
+def _motif_list(args) -> dict[str, str]:
+    if (args.motif is None) == (args.meme is None):
+        raise InputError("give exactly one of --motif CONSENSUS or --meme FILE")
+    if args.motif is not None:
+        return {args.motif.upper(): args.motif}
+    from genodil.interpret.motifs import load_motif_db
+
+    db = load_motif_db(meme=args.meme)
+    return {name.split()[0]: "".join("ACGT"[i] for i in m.argmax(0)) for name, m in db.items()}
+
+
+def cmd_marginalize(args: argparse.Namespace) -> int:
+    """Run ``genodil marginalize``; writes marginalize.tsv, profiles and plots."""
+    from genodil.genome.io import Genome
+    from genodil.interpret import marginalize as marg
+    from genodil.interpret.marginalize import write_marginalize
+    from genodil.train.io import load_model
+
+    if args.n < 1:
+        raise InputError("--n must be >= 1")
+    motifs = _motif_list(args)
+    loaded = load_model(args.checkpoint)
+    fasta = args.fasta or loaded.data.get("fasta")
+    if not fasta or not Path(fasta).exists():
+        raise InputError(f"FASTA {fasta} not found; give --fasta")
+    test = list(loaded.data.get("splits", {}).get("test", [])) or None
+    bg = marg.background_windows(
+        Genome(fasta), args.n, loaded.window, args.background, test, args.seed
+    )
+    run = {"batch_size": args.batch_size, "device": args.device, "rc_average": args.rc_average}
+    results = [marg.marginalize(loaded.model, bg, m, **run) for m in motifs.values()]
+    spacing = None
+    if args.spacing:
+        if not args.second_motif or len(motifs) != 1:
+            raise InputError("--spacing needs --motif and --second-motif")
+        try:
+            dists = [int(d) for d in args.spacing.split(",")]
+        except ValueError:
+            raise InputError(f"--spacing {args.spacing!r}: give integers like 10,20,40") from None
+        spacing = marg.spacing_effects(
+            loaded.model, bg, args.motif, args.second_motif, dists, **run
+        )
+    written = write_marginalize(Path(args.out), list(motifs), results, loaded, spacing)
+    for key, path in written.items():
+        print(f"{key}: {path}")
+    return 0
+
+
+EXPLAIN_HELP = (
+    "explain the top variants by |SAD|: ref/alt predicted tracks, ref/alt attribution logos "
+    "over +-50 bp and, with a motif database, the motif each variant breaks or creates"
+)
+EXPLAIN_EXAMPLES = (
+    "  genodil explain-variants --checkpoint runs/demo --vcf data/demo/variants.vcf --top 5 "
+    "--track local --motifs motifs.meme --out explain\n"
+)
+
+
+def add_explain_arguments(p: argparse.ArgumentParser) -> None:
+    """Add ``genodil explain-variants``' options to ``p``."""
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--vcf", required=True, help="VCF of variants to score and explain")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the model was trained on)")
+    p.add_argument("--top", type=int, default=10, help="variants explained, by |SAD|")
+    p.add_argument("--track", help="track ranked and explained (default: the model's first)")
+    db = p.add_mutually_exclusive_group()
+    db.add_argument("--motifs", help="MEME file to name broken or created motifs")
+    db.add_argument("--jaspar", help="JASPAR CORE taxon (offline) instead of --motifs")
+    p.add_argument("--method", default="gradxinput", choices=["gradxinput", "deepliftshap"])
+    p.add_argument("--span", type=int, default=100, help="explain outputs within +-span bp")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    p.add_argument("--rc-average", action="store_true", help="average both strands")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_explain_variants(args: argparse.Namespace) -> int:
+    """Run ``genodil explain-variants``; prints the explanation table."""
+    from genodil.genome.io import Genome
+    from genodil.genome.vcf import read_vcf
+    from genodil.interpret.explain import explain_variants
+    from genodil.interpret.motifs import load_motif_db
+    from genodil.train.io import load_model
+
+    if args.top < 1 or args.span < 1:
+        raise InputError("--top and --span must be >= 1")
+    db = load_motif_db(args.motifs, args.jaspar) if (args.motifs or args.jaspar) else None
+    loaded = load_model(args.checkpoint)
+    fasta = args.fasta or loaded.data.get("fasta")
+    if not fasta or not Path(fasta).exists():
+        raise InputError(f"FASTA {fasta} not found; give --fasta")
+    written = explain_variants(
+        loaded,
+        Genome(fasta),
+        read_vcf(args.vcf),
+        args.out,
+        top=args.top,
+        track=args.track,
+        db=db,
+        method=args.method,
+        span=args.span,
+        batch_size=args.batch_size,
+        device=args.device,
+        rc_average=args.rc_average,
+        progress=not args.quiet,
+    )
+    print(Path(written["table"]).read_text(), end="")
+    print(f"figures and table written to {args.out}")
+    return 0

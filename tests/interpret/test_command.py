@@ -119,3 +119,38 @@ def test_modisco_motifs_command_runs_on_interpret_outputs(tmp_path):
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "m.h5").exists()
+
+
+def test_marginalize_command_writes_table_profiles_and_spacing(setup):
+    import pandas as pd
+
+    tmp, _, ckpt = setup
+    out = tmp / "marg"
+    args = ["marginalize", "--checkpoint", str(ckpt), "--motif", "GATGACTCATC", "--n", "4"]
+    args += ["--second-motif", "CACGTG", "--spacing", "20,30", "--out", str(out)]
+    args += ["--device", "cpu"]
+    assert main(args) == 0
+    table = pd.read_csv(out / "marginalize.tsv", sep="\t")
+    assert table["track"].tolist() == ["plus", "minus"]
+    assert np.load(out / "profiles.npz")["GATGACTCATC"].shape == (2, WINDOW - 40)
+    spacing = pd.read_csv(out / "spacing.tsv", sep="\t")
+    assert spacing["spacing"].tolist() == [20, 20, 30, 30]
+    assert (out / "profile.png").stat().st_size > 0
+    assert main([*args[:-2], "--spacing", "2"]) == 2  # overlapping motifs: a clear error
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--jaspar", "martians"], "not a JASPAR taxon"),
+        (["--jaspar", "fungi", "--top-peaks", "3"], "exactly one of --regions"),
+        (["--jaspar", "fungi", "--track", "nope"], "not a track"),
+    ],
+)
+def test_motifs_command_rejects_bad_arguments(setup, extra, message, capsys):
+    tmp, _, ckpt = setup
+    bed = write_bed(tmp / "r.bed", [("c1", 100, 200)])
+    args = ["motifs", "--checkpoint", str(ckpt), "--regions", str(bed), "--out", str(tmp / "mo")]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
