@@ -89,16 +89,15 @@ def deep_lift_shap(
     seed : int
         Seed of the shuffles.
     progress : bool
-        A progress bar over sequences on stderr (when it is a terminal).
+        Report progress (a bar on a terminal, periodic lines in a log).
 
     Returns
     -------
     Tensor, shape (N, 4, L), float32, on the CPU: hypothetical contributions in units of the
     explained scalar. Computed in float32.
     """
-    from tqdm import tqdm
-
-    from genodil.predict.runner import ModelRunner, progress_enabled
+    from genodil.predict.runner import ModelRunner
+    from genodil.progress import progress_bar
 
     dls = require_interpret_extra("tangermeme.deep_lift_shap")
     seq = _as_seq(seq)
@@ -107,9 +106,7 @@ def deep_lift_shap(
     scalar = ScalarModel(model, objective or Objective(), rc_average, strand_pairs)
     per_chunk = max(1, batch_size // (n_shuffles if references is None else references.shape[1]))
     out, worst = [], 0.0
-    bar = tqdm(
-        total=seq.shape[0], unit="seq", desc="deepliftshap", disable=not progress_enabled(progress)
-    )
+    bar = progress_bar(seq.shape[0], "deepliftshap", "sequences", enabled=progress)
     with ModelRunner(model, device, "32") as runner, attribution_mode(model), bar:
         for i in range(0, seq.shape[0], per_chunk):
             x = seq[i : i + per_chunk]

@@ -24,6 +24,7 @@ import torch
 
 from genodil.errors import InputError
 from genodil.genome.encode import encode, one_hot
+from genodil.outputs import scratch_dir, write_atomic
 
 __all__ = ["explain_variants", "motif_change"]
 
@@ -192,14 +193,13 @@ def explain_variants(
     t = loaded.track_names.index(track)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = out_dir / f".tracks.tmp-{os.getpid()}.npz"
     run = {
         "batch_size": batch_size,
         "device": device,
         "rc_average": rc_average,
         "strand_pairs": loaded.strand_pairs,
     }
-    try:
+    with scratch_dir(out_dir / "explain.tsv", what="--out") as scratch:
         scored, _ = score_variants(
             loaded.model,
             genome,
@@ -207,13 +207,11 @@ def explain_variants(
             loaded.track_names,
             loaded.window,
             scores=["SAD"],
-            save_tracks=saved,
+            save_tracks=scratch / "tracks.npz",
             progress=progress,
             **run,
         )
-        tracks = dict(np.load(saved, allow_pickle=False))
-    finally:
-        saved.unlink(missing_ok=True)
+        tracks = dict(np.load(scratch / "tracks.npz", allow_pickle=False))
     if not len(scored):
         raise InputError("no variant could be scored, so none can be explained")
     order = np.argsort(-np.abs(scored[f"SAD_{track}"].to_numpy()))[:top]
@@ -273,8 +271,7 @@ def explain_variants(
         "figure",
     ]
     table = pd.DataFrame(rows, columns=cols)
-    written["table"] = out_dir / "explain.tsv"
-    tmp = out_dir / f".explain.tsv.tmp-{os.getpid()}"
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, written["table"])
+    written["table"] = write_atomic(
+        out_dir / "explain.tsv", table.to_csv(sep="\t", index=False), what="--out table"
+    )
     return written

@@ -163,7 +163,7 @@ def ism(
         As for :func:`genodil.predict.runner.predict`. ``precision`` defaults to ``"32"``:
         ISM takes differences of predictions, which bf16 rounding would swamp.
     progress : bool
-        A progress bar over substitutions on stderr (when it is a terminal).
+        Report progress (a bar on a terminal, periodic lines in a log).
 
     Returns
     -------
@@ -227,11 +227,9 @@ def _chunks(rows: Iterator, size: int) -> Iterator[list]:
 
 
 def _progress(total: int, progress: bool):
-    from tqdm import tqdm
+    from genodil.progress import progress_bar
 
-    from genodil.predict.runner import progress_enabled
-
-    return tqdm(total=total, unit="subst", desc="ism", disable=not progress_enabled(progress))
+    return progress_bar(total, "ism", "substitutions", enabled=progress)
 
 
 def ism_hypothetical(deltas: Tensor) -> Tensor:

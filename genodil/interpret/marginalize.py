@@ -151,12 +151,12 @@ def write_marginalize(
     The TSV has one row per (motif, track): the mean change summed over the output window and
     its standard deviation over backgrounds, in the track's own units.
     """
-    import os
     from pathlib import Path
 
     import pandas as pd
 
     from genodil.interpret import plots
+    from genodil.outputs import atomic_output, write_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -167,13 +167,9 @@ def write_marginalize(
             rows.append((name, res.motif, track, float(total.mean()), float(total.std())))
     table = pd.DataFrame(rows, columns=["motif", "sequence", "track", "mean_effect", "sd_effect"])
     written = {"table": out_dir / "marginalize.tsv", "profiles": out_dir / "profiles.npz"}
-    tmp = out_dir / f".marginalize.tsv.tmp-{os.getpid()}"
-    table.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, written["table"])
-    tmp = out_dir / f".profiles.npz.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
+    write_atomic(written["table"], table.to_csv(sep="\t", index=False), what="--out table")
+    with atomic_output(written["profiles"], what="--out profiles") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **{n: r.mean for n, r in zip(names, results, strict=True)})
-    os.replace(tmp, written["profiles"])
     plt = plots._pyplot()
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.2 * len(results)), squeeze=False)
     for ax, name, res in zip(axes[:, 0], names, results, strict=True):
@@ -194,8 +190,7 @@ def write_marginalize(
             for t, track in enumerate(loaded.track_names)
         ]
         frame = pd.DataFrame(srows, columns=["spacing", "track", "pair_effect", "interaction"])
-        written["spacing"] = out_dir / "spacing.tsv"
-        tmp = out_dir / f".spacing.tsv.tmp-{os.getpid()}"
-        frame.to_csv(tmp, sep="\t", index=False)
-        os.replace(tmp, written["spacing"])
+        written["spacing"] = write_atomic(
+            out_dir / "spacing.tsv", frame.to_csv(sep="\t", index=False), what="--out spacing"
+        )
     return written

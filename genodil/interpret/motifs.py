@@ -184,10 +184,9 @@ def top_peaks(
 
 
 def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    from genodil.outputs import write_atomic
+
+    return write_atomic(path, text, what="motifs output")
 
 
 def write_meme(path: Path, patterns: list[Pattern]) -> Path:

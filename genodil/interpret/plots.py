@@ -23,14 +23,12 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Render ``fig`` to PNG in memory, then write ``path`` atomically and close the figure."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
+    from genodil.outputs import write_atomic
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, buf.getvalue(), what="figure")
 
 
 def _pyplot():

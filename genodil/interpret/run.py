@@ -34,6 +34,7 @@ from genodil.genome.encode import one_hot
 from genodil.genome.io import Genome
 from genodil.interpret.objective import Objective
 from genodil.interpret.regions import Layout, check_regions, plan_layout
+from genodil.outputs import atomic_output, write_atomic
 
 __all__ = ["METHODS", "Target", "attribute", "interpret_regions", "resolve_targets"]
 
@@ -127,16 +128,12 @@ def attribute(
 
 def _write_npz(path: Path, array: np.ndarray) -> None:
     """``np.savez(path, array)`` (key ``arr_0``, as ``modisco motifs`` reads), atomically."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    with atomic_output(path, what="interpret output") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, array)
-    os.replace(tmp, path)
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text, what="interpret output")
 
 
 def write_contribution_bigwig(

@@ -6,6 +6,7 @@ the FASTA in its order, as ``predict``'s bigWigs do, so tracks from both line up
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 
 from genodil.errors import InputError
 from genodil.genome.io import Genome
+from genodil.outputs import atomic_output
 
 __all__ = ["BigWigWriter"]
 
@@ -22,8 +24,9 @@ __all__ = ["BigWigWriter"]
 class BigWigWriter:
     """Write one bigWig through a temporary file; rename it into place only on success.
 
-    Use as a context manager. On an exception the temporary file is removed and ``path`` is
-    left as it was.
+    Use as a context manager; the temporary file is handled by
+    :func:`genodil.outputs.atomic_output` (removed on any error, unwritable folder or full disk
+    -> InputError naming the path), and ``path`` is left as it was unless all went well.
 
     Parameters
     ----------
@@ -42,21 +45,28 @@ class BigWigWriter:
         sizes = genome.chrom_sizes.items() if isinstance(genome, Genome) else genome
         self.header = [(str(c), int(n)) for c, n in sizes if int(n) > 0]
         self.zooms = int(zooms)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._stack: contextlib.ExitStack | None = None
         self._bw = None
 
     def __enter__(self) -> Self:
         import pyBigWig
 
-        folder = self.path.parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            # pyBigWig crashes (segfault) on an unwritable path instead of returning None
-            raise InputError(f"cannot write {self.path}: {folder} is not a writable folder")
-        self._bw = pyBigWig.open(str(self.tmp), "w")
+        stack = contextlib.ExitStack()
+        # atomic_output proves the folder writable first: pyBigWig segfaults on one that is not
+        tmp = stack.enter_context(atomic_output(self.path, what="bigWig"))
+        self._bw = pyBigWig.open(str(tmp), "w")
         if self._bw is None:
-            raise InputError(f"cannot write {self.tmp}: check that {folder} is writable")
+            stack.close()
+            raise InputError(f"cannot write {self.path}: check that {self.path.parent} is writable")
+        stack.callback(self._close)
         self._bw.addHeader(self.header, maxZooms=self.zooms)
+        self._stack = stack
         return self
+
+    def _close(self) -> None:
+        bw, self._bw = self._bw, None
+        if bw is not None:
+            bw.close()
 
     def add(self, chrom: str, start: int, values: np.ndarray, span: int = 1) -> None:
         """Add consecutive values from ``start``, each covering ``span`` bases."""
@@ -64,13 +74,6 @@ class BigWigWriter:
         if len(values):
             self._bw.addEntries(chrom, int(start), values=values, span=span, step=span)
 
-    def __exit__(self, exc_type, *exc) -> None:
-        bw, self._bw = self._bw, None
-        try:
-            if bw is not None:
-                bw.close()
-            if exc_type is None:
-                os.replace(self.tmp, self.path)
-        finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+    def __exit__(self, *exc) -> bool | None:
+        stack, self._stack = self._stack, None
+        return stack.__exit__(*exc)
