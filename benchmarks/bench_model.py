@@ -139,6 +139,191 @@ def worker(cfg: dict) -> dict:
     return out
 
 
+def reference_stack(channels: int, blocks: int, n_tracks: int = 1, stem_kernel: int = 15):
+    """The in-process reference: a plain conv-BN-ReLU dilated stack of the same width and depth.
+
+    Stem Conv1d(4 -> C, stem_kernel) -> ReLU, then ``blocks`` residual layers
+    ``h + ReLU(BN(Conv1d(C -> C, 3, dilation 2**i)))`` (gReLU's DilatedConvModel pattern), then
+    Conv1d(C -> T, 1) -> softplus.
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Reference(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv1d(4, channels, stem_kernel, padding=stem_kernel // 2)
+            self.convs = nn.ModuleList(
+                nn.Conv1d(channels, channels, 3, dilation=2**i, padding=2**i) for i in range(blocks)
+            )
+            self.norms = nn.ModuleList(nn.BatchNorm1d(channels) for _ in range(blocks))
+            self.head = nn.Conv1d(channels, n_tracks, 1)
+
+        def forward(self, seq):
+            h = F.relu(self.stem(seq))  # (B, C, L)
+            for conv, norm in zip(self.convs, self.norms, strict=True):
+                h = h + F.relu(norm(conv(h)))
+            return {"signal": F.softplus(self.head(h))}
+
+    return Reference()
+
+
+def _sim_loader(cfg: dict, prefetch: int):
+    """Training loader over the simulator's tiny preset (4 tracks), window ``cfg['length']``."""
+    from genodil.data.datamodule import GenomeDataModule
+    from genodil.simulate import TRACKS, simulate
+
+    root = ROOT / "benchmarks" / "out" / "bench_model_sim"
+    if not (root / "manifest.json").exists():
+        simulate(root, preset="tiny", seed=0, write_expected=False)
+    pairs = {"cage_plus": "cage_minus", "cage_minus": "cage_plus"}
+    tracks = [
+        {"name": t, "path": str(root / f"{t}.bw"), "strand_pair": pairs.get(t)} for t in TRACKS
+    ]
+    dm = GenomeDataModule(
+        fasta=str(root / "genome.fa"),
+        tracks=tracks,
+        window=cfg["length"],
+        stride=2048,
+        max_n_fraction=1.0,
+        splits={"valid": ["chr3"], "test": ["chr4"]},
+        augment={"reverse_complement": True, "max_shift": 3, "jitter": 0},
+        batch_size=cfg["batch"],
+        prefetch=prefetch,
+    )
+    dm.setup("fit")
+    return dm.train_dataloader()
+
+
+def matched_worker(cfg: dict) -> dict:
+    """Training steps (Poisson loss + AdamW) of the reference stack and genodil variants.
+
+    Every round runs each variant once (``inner`` consecutive steps, default 1), interleaved,
+    on one random batch; the ``data`` entries instead draw ``inner`` batches from a fresh
+    iterator of the simulator loader (prefetch on or off) per round, so the first batch of
+    every round is loaded while nothing else runs, and the same variant runs ``inner`` steps
+    on the fixed batch (``no_data``) for the ratio. Returns medians per step per variant.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from genodil.models import DilatedResNet
+
+    torch.manual_seed(0)
+    n_tracks = 4
+    codes = torch.randint(0, 4, (cfg["batch"], cfg["length"]))
+    seq = F.one_hot(codes, 4).transpose(1, 2).float()  # (B, 4, L)
+    target = torch.poisson(torch.full((cfg["batch"], n_tracks, cfg["length"]), 0.5))
+    steps = {}
+    for v in cfg["variants"]:
+        if v["kind"] == "reference":
+            model = reference_stack(cfg["channels"], cfg["blocks"], n_tracks)
+        else:
+            dil = {"schedule": "exponential", "rate": 2, "blocks": cfg["blocks"]}
+            model = DilatedResNet(
+                n_tracks=n_tracks, channels=cfg["channels"], dilations=dil, **v["model"]
+            )
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        batches = None
+        if v.get("data") is not None:
+            batches = _sim_loader(cfg, v["data"])
+        steps[v["name"]] = (model, opt, v.get("bf16", False), batches)
+    params = {name: sum(p.numel() for p in s[0].parameters()) for name, s in steps.items()}
+    inner = {v["name"]: v.get("inner", 1) for v in cfg["variants"]}
+
+    def run(name: str) -> None:
+        model, opt, bf16, batches = steps[name]
+        source = iter(batches) if batches is not None else None
+        for _ in range(inner[name]):
+            x, y = seq, target
+            if source is not None:
+                batch = next(source)
+                x, y = batch["seq"], batch["target"]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(x)["signal"].float()
+            loss = (out - y * torch.log(out + 1e-8)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if source is not None and hasattr(source, "close"):
+            source.close()
+
+    wall: dict[str, list[float]] = {name: [] for name in steps}
+    cpu: dict[str, list[float]] = {name: [] for name in steps}
+    for r in range(cfg["warmup"] + cfg["rounds"]):
+        for name in steps:
+            t0, c0 = time.perf_counter(), _cpu_s()
+            run(name)
+            t1, c1 = time.perf_counter(), _cpu_s()
+            if r >= cfg["warmup"]:
+                wall[name].append((t1 - t0) / inner[name])
+                cpu[name].append((c1 - c0) / inner[name])
+    out = {"threads": torch.get_num_threads(), "variants": {}}
+    for name in steps:
+        w = statistics.median(wall[name])
+        out["variants"][name] = {
+            "step_s": w,
+            "cpu_s": statistics.median(cpu[name]),
+            "samples_per_s": cfg["batch"] / w,
+            "params": params[name],
+            "steps": len(wall[name]) * inner[name],
+        }
+    return out
+
+
+def _matched_plan(quick: bool, rounds: int) -> dict:
+    """Variants of the matched comparison (issue 13): 4 x 16,384 bp, C = 64, 11 blocks."""
+    genodil_variants = [
+        ("genodil_default", {}),  # bottleneck, GELU, dropout 0.1
+        ("bottleneck_d0", {"dropout": 0.0}),
+        ("bottleneck_relu_d0", {"dropout": 0.0, "activation": "relu"}),
+        ("plain_gelu_d0", {"block": "plain", "dropout": 0.0}),
+        ("plain_relu_d0", {"block": "plain", "dropout": 0.0, "activation": "relu"}),
+    ]
+    fast = {"block": "plain", "dropout": 0.0, "activation": "relu"}
+    inner = 4
+    variants = [{"name": "reference", "kind": "reference"}]
+    variants += [{"name": n, "kind": "genodil", "model": m} for n, m in genodil_variants]
+    variants += [
+        {"name": "plain_relu_d0_bf16", "kind": "genodil", "model": fast, "bf16": True},
+        {"name": "no_data", "kind": "genodil", "model": fast, "inner": inner},
+        {"name": "data_no_prefetch", "kind": "genodil", "model": fast, "data": 0, "inner": inner},
+        {"name": "data_prefetch", "kind": "genodil", "model": fast, "data": 2, "inner": inner},
+    ]
+    return {
+        "device": "cpu",
+        "batch": 2 if quick else 4,
+        "length": 4096 if quick else 16384,
+        "channels": 16 if quick else 64,
+        "blocks": 11,
+        "warmup": 1,
+        "rounds": rounds,
+        "variants": variants,
+    }
+
+
+def matched_summary(res: dict) -> dict:
+    """Samples/s of every variant against the reference, and the data overlap figures."""
+    v = res["variants"]
+    ref = v["reference"]["samples_per_s"]
+    out = {name: round(x["samples_per_s"] / ref, 3) for name, x in v.items()}
+    return {
+        "reference_samples_per_s": ref,
+        "ratio_vs_reference": out,
+        "default_vs_reference": out["genodil_default"],
+        "plain_relu_vs_reference": out["plain_relu_d0"],
+        # step time without data / step time with data (1.0 = loading fully hidden)
+        "data_overlap_ratio": v["no_data"]["step_s"] / v["data_prefetch"]["step_s"],
+        "data_no_prefetch_ratio": v["no_data"]["step_s"] / v["data_no_prefetch"]["step_s"],
+        "data_overlap_ratio_cpu": v["no_data"]["cpu_s"] / v["data_prefetch"]["cpu_s"],
+        "ratio_vs_reference_cpu": {
+            name: round(v["reference"]["cpu_s"] / x["cpu_s"], 3) for name, x in v.items()
+        },
+        "params": {name: x["params"] for name, x in v.items()},
+    }
+
+
 def run_worker(name: str, cfg: dict, tuned: bool, timeout: int) -> dict:
     """Run :func:`worker` in a fresh interpreter (GLIBC_TUNABLES set or unset) and print it."""
     env = dict(os.environ)
@@ -177,16 +362,65 @@ def _variant(name: str, ckpt: bool = False, bf16: bool = False, compile: bool = 
     return {"name": name, "ckpt": ckpt, "bf16": bf16, "compile": compile}
 
 
+def run_matched(args: argparse.Namespace) -> int:
+    """The matched comparison in one subprocess (2 threads, tuned malloc); prints JSON last."""
+    cfg = {**_matched_plan(args.quick, args.rounds), "matched": True}
+    print(
+        f"matched step: input {cfg['batch']} x {cfg['length']} bp, C = {cfg['channels']}, "
+        f"{cfg['blocks']} dilated layers (rate 2), Poisson loss + AdamW, "
+        f"{cfg['rounds']} rounds, interleaved",
+        flush=True,
+    )
+    env = dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS="2")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(cfg)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return 1
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = matched_summary(res)
+    for name, v in res["variants"].items():
+        print(
+            f"  {name:<22} {v['step_s']:6.2f} s/step ({v['cpu_s']:5.2f} CPU s) "
+            f"{v['samples_per_s']:6.2f} samples/s  x{summary['ratio_vs_reference'][name]:.2f} "
+            f"vs reference (CPU s: x{summary['ratio_vs_reference_cpu'][name]:.2f}) "
+            f"({v['params']:,} parameters)",
+            flush=True,
+        )
+    print(
+        json.dumps(
+            {"benchmark": "bench_model_matched", "quick": args.quick, **summary, "runs": res}
+        )
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per timing run")
+    parser.add_argument(
+        "--matched",
+        action="store_true",
+        help="only the matched-size comparison against the conv-BN-ReLU reference stack "
+        "and the data-overlap figure (issue 13)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        cfg = json.loads(args.worker)
+        fn = matched_worker if cfg.get("matched") else worker
+        print(json.dumps(fn(cfg)))
         return 0
+    if args.matched:
+        return run_matched(args)
 
     quick = args.quick
     base = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -121,6 +122,10 @@ class GenomeDataModule(L.LightningDataModule):
         FASTA chromosomes to use (default: all); the others are ignored everywhere.
     cache_dtype : {"float32", "float16"}
         Storage type of cached track values.
+    prefetch : int
+        With ``num_workers: 0``, training batches a background thread prepares while the
+        model computes (0: none); it lets a 2-core machine decode on one core while the other
+        trains. Evaluation loaders read in the main thread.
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class GenomeDataModule(L.LightningDataModule):
         seed: int = 0,
         chroms: list[str] | None = None,
         cache_dtype: Literal["float32", "float16"] = "float32",
+        prefetch: int = 2,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -152,6 +158,7 @@ class GenomeDataModule(L.LightningDataModule):
             ("bin_size", bin_size, 1),
             ("batch_size", batch_size, 1),
             ("num_workers", num_workers, 0),
+            ("prefetch", prefetch, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"data.{name} must be an integer >= {low}, not {value!r}")
@@ -191,6 +198,7 @@ class GenomeDataModule(L.LightningDataModule):
                 "fraction of the window (a few to a few hundred bp)"
             )
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.prefetch = prefetch
         self.cache_dir, self.cache_dtype = cache_dir, cache_dtype
         self.chrom_alias = chrom_alias
 
@@ -419,6 +427,8 @@ class GenomeDataModule(L.LightningDataModule):
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_windows,
             "generator": generator,
+            "prefetch": self.prefetch if train else 0,
+            "io_lock": self._io_lock(),
         }
         if train and trainer is not None:
             return ResumableWindowLoader(ds, progress=self._train_progress, **kwargs)
@@ -429,6 +439,15 @@ class GenomeDataModule(L.LightningDataModule):
         trainer = self.trainer
         done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         return trainer.current_epoch, done, done >= trainer.num_training_batches
+
+    def _io_lock(self) -> threading.Lock:
+        """One reader at a time of this process's shared file handles (not pickled)."""
+        return self.__dict__.setdefault("_lock", threading.Lock())
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled, augmented training windows; this rank's share under DDP."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from torch.utils.data import (
     get_worker_info,
 )
 
+from genodil.data.prefetch import Prefetcher
 from genodil.data.tracks import TrackSpec, transform_tracks
 from genodil.genome.encode import one_hot
 
@@ -375,13 +376,42 @@ class WindowLoader(DataLoader):
     Workers send base codes (uint8) rather than one-hot floats; this loader one-hot encodes
     them in the main process, so every batch follows the contract (``seq`` float32
     (B, 4, L)). Use it with ``collate_fn=collate_windows``.
+
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As :class:`torch.utils.data.DataLoader`.
+    prefetch : int
+        With ``num_workers=0``, batches a background thread prepares ahead of the consumer
+        (:class:`genodil.data.prefetch.Prefetcher`), so decoding overlaps the training step;
+        0 loads in the consumer's thread. Ignored with worker processes.
+    io_lock : threading.Lock or None
+        Held while a batch is read in this process (num_workers 0), so loaders that share
+        file handles never read them from two threads at once.
     """
+
+    def __init__(self, *args, prefetch: int = 0, io_lock: Any = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefetch = int(prefetch)
+        self.io_lock = io_lock
 
     def __iter__(self) -> Iterator[dict]:
         it = super().__iter__()
-        if self.num_workers == 0:
-            return it
-        return (self.dataset.finish_batch(b) for b in it)
+        if self.num_workers > 0:
+            return (self.dataset.finish_batch(b) for b in it)
+        if self.io_lock is not None:
+            it = _locked(it, self.io_lock)
+        return iter(Prefetcher(it, self.prefetch)) if self.prefetch > 0 else it
+
+
+def _locked(it: Iterator[dict], lock: Any) -> Iterator[dict]:
+    while True:
+        with lock:
+            batch = next(it, None)
+        if batch is None:
+            return
+        yield batch
 
 
 class ResumableWindowLoader(WindowLoader):

@@ -5,10 +5,10 @@ holds ``"signal"`` ``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size``
 ``head="profile_count"`` also ``"profile_logits"`` ``(B, T, L_out)`` and ``"log_counts"``
 ``(B, T)``.
 
-stem Conv1d(4 → C, stem_kernel) → GELU → N × DilatedResidualBlock(d_i) → [ASPP] → crop →
-BN → GELU → head. The final BN → GELU (pre-activation ResNet style) normalises the sum of
-residual branches before the 1×1 head; being per position it does not change the receptive
-field.
+stem Conv1d(4 → C, stem_kernel) → act → N × residual block(d_i) → [ASPP] → crop →
+BN → act → head (act: GELU or ReLU; block: bottleneck or plain). The final BN → act
+(pre-activation ResNet style) normalises the sum of residual branches before the 1×1 head;
+being per position it does not change the receptive field.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
 from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
 from genodil.models.layers import (
+    ACTIVATIONS,
     ASPP,
+    BLOCKS,
     DilatedResidualBlock,
+    PlainDilatedBlock,
     batch_norm,
     checkpointed,
     crop_sides,
@@ -99,6 +102,12 @@ class DilatedResNet(nn.Module):
         complement, so that ``f(rc(x))`` is exactly the reverse-complement map of ``f(x)``.
     strand_pairs : list of int or None
         For each track the index of its reverse-strand partner; None = all unstranded.
+    block : {"bottleneck", "plain"}
+        Residual block: ``bottleneck`` (BN → act → dilated conv to ``mid_channels`` → BN → act →
+        1×1 conv back to C) or ``plain`` (BN → act → dilated conv C → C; ``mid_channels`` is
+        unused), which is faster per step on CPUs (docs/benchmarks.md).
+    activation : {"gelu", "relu"}
+        Nonlinearity of the stem, the blocks, ASPP and the final normalisation.
     """
 
     def __init__(
@@ -119,6 +128,8 @@ class DilatedResNet(nn.Module):
         checkpoint_blocks: bool = False,
         rc_equivariant: bool = False,
         strand_pairs: list[int] | None = None,
+        block: Literal["bottleneck", "plain"] = "bottleneck",
+        activation: Literal["gelu", "relu"] = "gelu",
     ) -> None:
         super().__init__()
         self.config = copy.deepcopy(
@@ -139,6 +150,8 @@ class DilatedResNet(nn.Module):
                 "checkpoint_blocks": checkpoint_blocks,
                 "rc_equivariant": rc_equivariant,
                 "strand_pairs": strand_pairs,
+                "block": block,
+                "activation": activation,
             }
         )
         self.geometry = self.geometry_from_config(**self.config)
@@ -154,6 +167,8 @@ class DilatedResNet(nn.Module):
         _check_choice(head, "head", HEADS)
         _check_choice(pool, "pool", _POOLS)
         _check_choice(aspp_merge, "aspp_merge", _MERGES)
+        _check_choice(block, "block", BLOCKS)
+        _check_choice(activation, "activation", tuple(ACTIVATIONS))
         if head == "profile_count" and pool != "sum" and bin_size > 1:
             raise InputError(
                 "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
@@ -168,16 +183,16 @@ class DilatedResNet(nn.Module):
 
         geo = self.geometry
         self.stem = nn.Conv1d(4, channels, geo.stem_kernel, padding=(geo.stem_kernel - 1) // 2)
+        common = {
+            "dropout": float(dropout),
+            "init_scale": BLOCK_INIT_SCALE,
+            "checkpoint": checkpoint_blocks,
+            "activation": activation,
+        }
         self.blocks = nn.ModuleList(
-            DilatedResidualBlock(
-                channels,
-                mid_channels,
-                geo.kernel,
-                d,
-                dropout=float(dropout),
-                init_scale=BLOCK_INIT_SCALE,
-                checkpoint=checkpoint_blocks,
-            )
+            DilatedResidualBlock(channels, mid_channels, geo.kernel, d, **common)
+            if block == "bottleneck"
+            else PlainDilatedBlock(channels, geo.kernel, d, **common)
             for d in geo.dilations
         )
         self.aspp = (
@@ -187,15 +202,13 @@ class DilatedResNet(nn.Module):
                 geo.kernel,
                 geo.aspp,
                 merge=aspp_merge,
-                dropout=float(dropout),
-                init_scale=BLOCK_INIT_SCALE,
-                checkpoint=checkpoint_blocks,
+                **common,
             )
             if geo.aspp
             else None
         )
         self.final_norm = nn.BatchNorm1d(channels)
-        self.act = nn.GELU()  # a module, so DeepLIFT's rules can hook it
+        self.act = ACTIVATIONS[activation]()  # a module, so DeepLIFT's rules can hook it
         if head == "profile_count":
             self.head: nn.Module = ProfileCountHead(channels, n_tracks, geo.bin_size)
         else:
@@ -211,7 +224,7 @@ class DilatedResNet(nn.Module):
         self._checkpoint = bool(value)
         self.config["checkpoint_blocks"] = self._checkpoint
         for module in self.modules():
-            if isinstance(module, DilatedResidualBlock | ASPP):
+            if isinstance(module, DilatedResidualBlock | PlainDilatedBlock | ASPP):
                 module.checkpoint = self._checkpoint
 
     # -- geometry -------------------------------------------------------------------------

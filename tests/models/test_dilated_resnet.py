@@ -8,6 +8,7 @@ from jsonargparse import ArgumentParser
 from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
 from genodil.models import DilatedResidualBlock, DilatedResNet
+from genodil.models.layers import PlainDilatedBlock
 from genodil.models.schedules import TowerGeometry
 
 
@@ -276,3 +277,48 @@ def test_dilated_resnet_checkpointing_under_bf16_autocast_matches():
         loss.backward()
         grads.append(model.stem.weight.grad)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_plain_block_equals_hand_written_branch_and_starts_near_identity():
+    torch.manual_seed(0)
+    x = torch.randn(3, 8, 90, dtype=torch.float64)
+    block = PlainDilatedBlock(8, kernel=3, dilation=5, activation="relu").double().train()
+    norm, conv = block.norm1, block.conv
+    mean, var = x.mean(dim=(0, 2), keepdim=True), x.var(dim=(0, 2), unbiased=False, keepdim=True)
+    h = torch.relu((x - mean) / torch.sqrt(var + norm.eps))  # BN weight 1, bias 0 at init
+    expected = x + F.conv1d(h, conv.weight, conv.bias, padding=5, dilation=5)
+    torch.testing.assert_close(block(x), expected)
+    assert 0 < (block(x) - x).norm() / x.norm() < 0.1
+    exact = PlainDilatedBlock(8, kernel=3, dilation=5, init_scale=0.0)
+    assert torch.equal(exact(x.float()), x.float())
+
+
+@pytest.mark.parametrize("block", ["plain", "bottleneck"])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_block_and_activation_options_keep_geometry_and_checkpointing(block, activation):
+    kw = {"n_tracks": 2, "channels": 8, "dilations": [1, 3, 9], "dropout": 0.1}
+    kw.update(block=block, activation=activation)
+    model = DilatedResNet(**kw).double().train()
+    ckpt = DilatedResNet(**kw, checkpoint_blocks=True).double().train()
+    ckpt.load_state_dict(model.state_dict())
+    assert model.receptive_field == 1 + 14 + 2 * (1 + 3 + 9)
+    x = random_one_hot(2, 80, dtype=torch.float64)
+    g1, _, _ = _grads_and_stats(model, x.clone().requires_grad_(True))
+    g2, _, _ = _grads_and_stats(ckpt, x.clone().requires_grad_(True))
+    for name in g1:
+        torch.testing.assert_close(g1[name], g2[name], rtol=1e-12, atol=1e-14, msg=name)
+    # Only bases within the receptive field move the output at the centre.
+    x = random_one_hot(1, 81, dtype=torch.float64).requires_grad_(True)
+    model.eval()(x)["signal"][0, :, 40].sum().backward()
+    reach = (x.grad.abs().sum(1)[0] > 0).nonzero().squeeze(1)
+    half = model.receptive_field // 2
+    assert reach.min() >= 40 - half and reach.max() <= 40 + half
+    expected_type = PlainDilatedBlock if block == "plain" else DilatedResidualBlock
+    assert all(type(b) is expected_type for b in model.blocks)
+
+
+def test_unknown_block_or_activation_raises():
+    with pytest.raises(InputError, match=r"model\.block"):
+        DilatedResNet(block="wide")
+    with pytest.raises(InputError, match=r"model\.activation"):
+        DilatedResNet(activation="swish")
