@@ -582,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging() -> None:
-    """genodil's own messages to stderr; Lightning's banner lines only with GENODIL_LOG=INFO."""
+    """Send genodil's messages to stderr; Lightning's banner lines only with GENODIL_LOG=INFO."""
     level = os.environ.get("GENODIL_LOG", "WARNING").upper()
     if not log.handlers:
         handler = logging.StreamHandler()

@@ -100,9 +100,13 @@ class SequenceSource(Protocol):
 
     chrom_sizes: dict[str, int]
 
-    def fetch(self, chrom: str, start: int, end: int) -> np.ndarray: ...
+    def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Base codes of ``chrom:start-end``, padded with N past the ends; shape (end - start,)."""
+        ...
 
-    def read_raw(self, chrom: str, start: int, end: int) -> np.ndarray: ...
+    def read_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Base codes of ``chrom:start-end`` inside the chromosome; shape (end - start,)."""
+        ...
 
 
 class TrackSource(Protocol):
@@ -112,7 +116,9 @@ class TrackSource(Protocol):
 
     def values(
         self, chrom: str, start: int, end: int, out: np.ndarray | None = None
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """Transformed values of every track over ``chrom:start-end``; shape (T, end - start)."""
+        ...
 
 
 class WindowDataset(Dataset):

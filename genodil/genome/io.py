@@ -589,8 +589,9 @@ class Genome:
         return self._codes
 
     def read_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
-        """Codes of ``chrom:start-end`` that must lie inside the chromosome (no checks, no copy
-        when in memory).
+        """Codes of ``chrom:start-end``, which must lie inside the chromosome.
+
+        No bounds checks, and no copy when the genome is in memory.
 
         Returns
         -------

@@ -1,5 +1,7 @@
-"""Models: the dilated residual network, its layers, heads, dilation schedules and the
-receptive-field / gridding analysis. Plain ``nn.Module``s; no training, IO or Lightning here.
+"""Models: the dilated residual network, its layers, heads and dilation schedules.
+
+Also the receptive-field / gridding analysis. Plain ``nn.Module``s; no training, IO or
+Lightning here.
 """
 
 from genodil.models.adapters import TensorModel, as_tensor_model

@@ -75,6 +75,7 @@ class SeqModule(L.LightningModule):
         return out, per_track
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Mean loss over the batch and tracks; logged as ``train_loss``."""
         _, per_track = self._loss(batch)
         loss = per_track.mean()
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["seq"].shape[0])
@@ -90,9 +91,11 @@ class SeqModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Log ``val_loss`` and accumulate the validation metrics."""
         return self._eval_step(batch, self.val_metrics, "val")
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Log ``test_loss`` and accumulate the test metrics."""
         return self._eval_step(batch, self.test_metrics, "test")
 
     def _log_metrics(self, metrics: TrackMetrics, prefix: str) -> None:
@@ -107,15 +110,19 @@ class SeqModule(L.LightningModule):
         metrics.reset()
 
     def on_validation_epoch_end(self) -> None:
+        """Log the per-track and mean validation metrics (``val_pearson``, ...)."""
         self._log_metrics(self.val_metrics, "val")
 
     def on_test_epoch_end(self) -> None:
+        """Log the per-track and mean test metrics."""
         self._log_metrics(self.test_metrics, "test")
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """Predicted signal of a batch; shape (B, T, L_out)."""
         return self.model(batch["seq"])["signal"]
 
     def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW (no decay on norms and biases) with linear warm-up, then cosine or constant."""
         hp = self.hparams
         decay, no_decay = [], []
         for p in self.model.parameters():
@@ -144,4 +151,5 @@ class SeqModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the run's spec and the genodil version under ``checkpoint["genodil"]``."""
         checkpoint["genodil"] = {**self.spec, "version": genodil.__version__}

@@ -96,6 +96,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
     ) -> None:
+        """Save ``checkpoint`` to a temporary file beside ``path``, then rename it to ``path``."""
         with atomic_output(path, what="checkpoint") as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
 

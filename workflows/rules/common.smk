@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,8 +22,9 @@ SIMULATE_PRESETS = ("tiny", "small", "large")
 DEFAULTS = {
     # Output folder, relative to the working directory (snakemake --directory).
     "outdir": "results",
-    # The genodil command (a path to the console script, or just `genodil` from PATH).
-    "genodil": "genodil",
+    # The genodil command: a path to the console script, or a name looked up on PATH. null: the
+    # `genodil` beside the Python running Snakemake (the same venv), else the one on PATH.
+    "genodil": None,
     # tiny | small | large: simulate a demo dataset into {outdir}/data and use it; null: real data.
     "simulate": None,
     "simulate_seed": 0,
@@ -136,8 +138,29 @@ def _positive_int(value, where, allow_zero=False):
     return value
 
 
+def _find_genodil(given):
+    """Shell text of the genodil command: ``given``, else the one beside this Python, else PATH.
+
+    Running ``.venv/bin/snakemake`` without activating the venv leaves the venv's ``bin`` off
+    PATH; the ``genodil`` installed beside that Python is then the one that belongs with it.
+    """
+    if given:
+        return str(given)  # shell text, used as written
+    beside = Path(sys.executable).parent / "genodil"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return shlex.quote(str(beside))
+    on_path = shutil.which("genodil")
+    if on_path:
+        return shlex.quote(on_path)
+    raise _config_error(
+        f"no genodil command: none beside {sys.executable} and none on PATH. Install genodil "
+        "into the environment that runs Snakemake (make install; or pip install "
+        "'genodil[workflow]'), or set genodil: /path/to/genodil in the workflow config"
+    )
+
+
 OUTDIR = str(CFG["outdir"]).rstrip("/") or "."
-GENODIL = str(CFG["genodil"])
+GENODIL = _find_genodil(CFG["genodil"])
 PYTHON = sys.executable
 SCRIPTS = WORKFLOW_DIR / "scripts"
 
