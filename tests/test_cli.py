@@ -39,6 +39,7 @@ def trained(tiny_config, tmp_path):
     return run
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_on_tiny_data(trained, tiny_data, tmp_path, capsys):
     assert (trained / "checkpoints" / "best.ckpt").exists()
     saved = yaml.safe_load((trained / "config.yaml").read_text())
@@ -320,6 +321,7 @@ def test_cli_help_has_examples(capsys):
         assert "examples:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_console_script_trains_with_tuned_allocator(tiny_config):
     import os
     import subprocess

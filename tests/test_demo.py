@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pyBigWig
+import pytest
 import yaml
 
 from genodil.demo import demo_config_path, run_demo
@@ -16,6 +17,7 @@ def test_demo_config_is_the_shipped_one_and_uses_simulated_names():
     assert cfg["data"]["splits"] == {"valid": ["chr3"], "test": ["chr4"]}
 
 
+@pytest.mark.slow
 def test_run_demo_writes_every_output(tmp_path):
     out = tmp_path / "demo"
     summary = run_demo(

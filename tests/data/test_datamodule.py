@@ -243,6 +243,7 @@ def _read_shares(out, stage: str, epoch: int) -> list[list[tuple[str, int]]]:
     return shares
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_ranks_see_disjoint_shares(small, tmp_path):
     out = tmp_path / "seen"
     out.mkdir()

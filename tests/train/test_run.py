@@ -144,6 +144,7 @@ def test_resume_without_checkpoint_and_reuse_of_finished_run_raise(tiny_config, 
         train(cfg, tmp_path / "done", progress=False)
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_resumes_to_valid_best(tiny_data, tmp_path):
     cfg_path = tiny_data / "slow.yaml"
     from tests.conftest import run_config
@@ -211,6 +212,7 @@ run_mod.train(cfg, sys.argv[2], progress=False)
 """
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_agree_on_weights(tiny_config, tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(DDP_SCRIPT)
