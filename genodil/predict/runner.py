@@ -1,5 +1,6 @@
-"""The model runner: the one place that batches, moves devices, casts precision and averages
-reverse complements.
+"""The model runner: the one place that batches, moves devices, casts precision.
+
+It is also the one place that averages reverse complements.
 
 Model contract: ``model(seq)`` with ``seq`` of shape (B, 4, L) float returns a dict whose key
 ``"signal"`` holds (B, T, L_out), where ``L_out = (L - 2 * model.crop) // model.bin_size`` and

@@ -178,8 +178,10 @@ class _ChromBuilder:
         return promoters
 
     def enhancers(self, promoters: Sequence[_Planted], n: int, n_latent: int) -> None:
-        """Latent enhancers near lonely promoters; ``n`` enhancers away from promoters, with
-        latent promoters near the first ``n_latent`` of them."""
+        """Plant latent enhancers near lonely promoters, and ``n`` enhancers away from promoters.
+
+        Latent promoters go near the first ``n_latent`` of those ``n`` enhancers.
+        """
         sp1, ets = MOTIFS["sp1"], MOTIFS["ets"]
         near_promoter = np.zeros(self.size, dtype=bool)
         for p in promoters:

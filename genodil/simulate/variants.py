@@ -113,8 +113,10 @@ def _quiet_mask(chrom: _Chrom) -> np.ndarray:
 
 
 class _VariantPicker:
-    """Picks breaking, creating and neutral variants of one chromosome and checks each one's
-    true effect; at most one variant per position and per planted site."""
+    """Picks breaking, creating and neutral variants of one chromosome.
+
+    It checks each one's true effect; at most one variant per position and per planted site.
+    """
 
     def __init__(self, chrom: _Chrom, scale: int, rng: np.random.Generator) -> None:
         self.chrom = chrom
