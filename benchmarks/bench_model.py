@@ -5,8 +5,8 @@ A step is forward + backward (``signal.mean()``) of a model in train mode (dropo
 BatchNorm), gradients dropped after each step. Full run, CPU: input 4 x 32,768 bp, C = 64,
 14 blocks (exponential rate 2, R = 32,781 bp). Every run is a fresh subprocess, so its peak
 RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is its own and
-``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736`` (DESIGN
-section 7: the allocator dominates CPU training) applies from process start:
+``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736``
+(docs/architecture.md §8: the allocator dominates CPU training) applies from process start:
 
 - memory runs (one step each): plain and checkpointed, default malloc and tuned; and the long
   window, batch 1 x 131,072 bp with C = 128, checkpointed, tuned (must fit in 24 GB);

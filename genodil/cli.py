@@ -1,7 +1,7 @@
 """The ``genodil`` command line: parse, call the library, report.
 
 Every subcommand exits 0 on success and 2 on bad usage or bad input, printing one paragraph
-that names the file and what to do (DESIGN section 4).
+that names the file and what to do (docs/architecture.md §4).
 """
 
 from __future__ import annotations

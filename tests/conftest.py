@@ -45,7 +45,7 @@ def write_learnable_data(root: Path, seed: int = 0) -> dict[str, Path]:
 
 
 def run_config(root: Path, **sections) -> dict:
-    """A tiny run config (DESIGN section 5) over the learnable data in ``root``."""
+    """A tiny run config (docs/architecture.md §5) over the learnable data in ``root``."""
     cfg = {
         "data": {
             "fasta": "genome.fa",

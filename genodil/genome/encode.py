@@ -71,7 +71,7 @@ def one_hot(codes: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarra
     np.ndarray, shape (..., 4, L); code 4 (N) is an all-zero column.
     """
     codes = np.asarray(codes)
-    # Comparing against 0..3 is the fastest numpy one-hot measured here (DESIGN section 7).
+    # Comparing against 0..3 is the fastest numpy one-hot measured here (docs/architecture.md §8).
     out = codes[..., None, :] == np.arange(4, dtype=np.uint8)[:, None]
     return out.astype(dtype, copy=False)
 

@@ -1,4 +1,4 @@
-"""Basenji-style dilated residual network at single-base resolution (DESIGN section 3).
+"""Basenji-style dilated residual network at single-base resolution (docs/architecture.md §3).
 
 Tensor contract: ``forward(seq)`` takes one-hot DNA ``(B, 4, L)`` and returns a dict that always
 holds ``"signal"`` ``(B, T, L_out)`` with ``L_out = (L - 2 * crop) // bin_size``; with

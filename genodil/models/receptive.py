@@ -6,7 +6,7 @@ with kernel k and dilation d maps a set S to S ∪ (S ⊕ {j·d : |j| <= (k-1)/2
 the identity path; ⊕ is the Minkowski sum), an ASPP block adds the union of its branches' taps,
 pooling to bins adds {0, ..., bin_size-1}, and reverse-complement averaging adds the mirror
 image. Offsets inside the span [min, max] that are not in the set are blind: the output's
-gradient with respect to them is exactly zero ("gridding"; DESIGN section 3).
+gradient with respect to them is exactly zero ("gridding"; docs/architecture.md §3).
 
 The empirical set is the support of the gradient of one output bin with respect to the one-hot
 input of a float64 twin of the model (same geometry, 2 channels) whose weights, biases and

@@ -213,7 +213,7 @@ def evaluate(
     -------
     dict
         ``{"split", "checkpoint", "n_windows", "tracks": {track: {metric: value}}, "mean"}``
-        (DESIGN section 6), plus ``"notes"`` when a metric is undefined: such a value is
+        (docs/architecture.md §6), plus ``"notes"`` when a metric is undefined: such a value is
         ``None`` (JSON ``null``), never NaN. Also written to ``out`` when given.
     """
     from genodil.predict.runner import ModelRunner

@@ -1,4 +1,4 @@
-"""Typed training settings: the ``train`` section of a run config (DESIGN section 5)."""
+"""Typed training settings: the ``train`` section of a run config (docs/architecture.md §5)."""
 
 from __future__ import annotations
 
