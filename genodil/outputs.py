@@ -335,7 +335,7 @@ def _unique_labels(labels: list[str], paths: list[Path]) -> list[str]:
 
 @contextlib.contextmanager
 def atomic_output(path: PathLike, *, what: str = "output", suffix: str = "") -> Iterator[Path]:
-    """Yield a hidden temporary path beside ``path``; rename it onto ``path`` on success.
+    r"""Yield a hidden temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary (``.<name>.tmp-<pid><suffix>``, created empty) is removed on any exception,
     ``KeyboardInterrupt``, ``SystemExit`` or SIGTERM; leftovers of earlier killed runs of the
@@ -346,7 +346,7 @@ def atomic_output(path: PathLike, *, what: str = "output", suffix: str = "") -> 
     Examples
     --------
     >>> with atomic_output("scores.tsv", what="--out") as tmp:  # doctest: +SKIP
-    ...     table.to_csv(tmp, sep="\\t")
+    ...     table.to_csv(tmp, sep="\t")
     """
     with atomic_outputs([path], what=[what], suffix=suffix) as (tmp,):
         yield tmp
