@@ -1,5 +1,6 @@
-"""Which input bases drive a prediction: ISM, gradient x input, DeepLIFT/SHAP, and the
-outputs built from them (modisco-ready arrays, contribution bigWigs, logos).
+"""Which input bases drive a prediction: ISM, gradient x input, DeepLIFT/SHAP.
+
+Also the outputs built from them (modisco-ready arrays, contribution bigWigs, logos).
 
 The heavy optional packages (tangermeme, modisco-lite, memelite, pyjaspar, logomaker) are
 imported only when a function needs them; a missing one raises an InputError naming
