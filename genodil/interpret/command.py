@@ -69,12 +69,7 @@ def _source(args: argparse.Namespace, loaded):
     if args.sequences is not None:
         genome = Genome(args.sequences)
         return genome, tiles.whole_genome_regions(genome)
-    fasta = args.fasta or loaded.data.get("fasta")
-    if not fasta:
-        raise InputError("give --fasta: the checkpoint does not name its reference FASTA")
-    if not Path(fasta).exists():
-        raise InputError(f"FASTA {fasta} (from the checkpoint) does not exist; give --fasta")
-    genome = Genome(fasta)
+    genome = Genome(loaded.genome_fasta(args.fasta))
     if args.regions is not None:
         return genome, tiles.regions_from_bed(args.regions)
     return genome, tiles.regions_from_strings(args.region)
@@ -165,10 +160,7 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     track = args.track or loaded.track_names[0]
     if track not in loaded.track_names:
         raise InputError(f"--track {track!r} is not a track of this model: {loaded.track_names}")
-    fasta = args.fasta or loaded.data.get("fasta")
-    if not fasta or not Path(fasta).exists():
-        raise InputError(f"reference FASTA {fasta} not found; give --fasta")
-    genome = Genome(fasta)
+    genome = Genome(loaded.genome_fasta(args.fasta))
     if args.regions is not None:
         regions = tiles.regions_from_bed(args.regions)
     else:
@@ -248,12 +240,14 @@ def cmd_marginalize(args: argparse.Namespace) -> int:
         raise InputError("--n must be >= 1")
     motifs = _motif_list(args)
     loaded = load_model(args.checkpoint)
-    fasta = args.fasta or loaded.data.get("fasta")
-    if not fasta or not Path(fasta).exists():
-        raise InputError(f"FASTA {fasta} not found; give --fasta")
     test = list(loaded.data.get("splits", {}).get("test", [])) or None
     bg = marg.background_windows(
-        Genome(fasta), args.n, loaded.window, args.background, test, args.seed
+        Genome(loaded.genome_fasta(args.fasta)),
+        args.n,
+        loaded.window,
+        args.background,
+        test,
+        args.seed,
     )
     run = {"batch_size": args.batch_size, "device": args.device, "rc_average": args.rc_average}
     results = [marg.marginalize(loaded.model, bg, m, **run) for m in motifs.values()]
@@ -315,12 +309,9 @@ def cmd_explain_variants(args: argparse.Namespace) -> int:
         raise InputError("--top and --span must be >= 1")
     db = load_motif_db(args.motifs, args.jaspar) if (args.motifs or args.jaspar) else None
     loaded = load_model(args.checkpoint)
-    fasta = args.fasta or loaded.data.get("fasta")
-    if not fasta or not Path(fasta).exists():
-        raise InputError(f"FASTA {fasta} not found; give --fasta")
     written = explain_variants(
         loaded,
-        Genome(fasta),
+        Genome(loaded.genome_fasta(args.fasta)),
         read_vcf(args.vcf),
         args.out,
         top=args.top,
