@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from genodil.errors import InputError
 from genodil.interpret.deeplift import deep_lift_shap, shuffled_references
 from genodil.interpret.gradients import gradient_x_input, saliency
 from genodil.interpret.objective import Objective, ScalarModel
@@ -98,3 +99,25 @@ def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet():
     got = (hyp * seq).sum((1, 2))
     torch.testing.assert_close(got, fx - fr, rtol=1e-3, atol=1e-4)
     assert (fx - fr).abs().min() > 1e-3
+
+
+def test_profile_and_counts_forms_on_a_profile_head():
+    from genodil.interpret.ism import ism
+    from tests.interpret.models import naive_ism
+
+    model = small_resnet(n_tracks=2, head="profile_count")
+    seq = one_hot_batch(2, 100, seed=7)
+    # BPNet's profile-weighted form, by hand: sum softmax(z).detach() * (z - mean z)
+    xt = seq.clone().requires_grad_(True)
+    z = model(xt)["profile_logits"][:, 1, 10:40]
+    w = torch.softmax(z, -1).detach()
+    (w * (z - z.mean(-1, keepdim=True))).sum().backward()
+    grad, _ = gradient_x_input(model, seq, Objective((1,), (10, 40), "profile"), device="cpu")
+    torch.testing.assert_close(grad, xt.grad)
+    # counts: ISM of the log counts equals the naive loop (no receptive-field shrinking)
+    counts = Objective((0,), None, "counts")
+    fast = ism(model, seq, range(20, 60), counts, device="cpu")
+    slow = naive_ism(model, seq, range(20, 60), counts)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
+    with pytest.raises(InputError, match="profile_count"):
+        gradient_x_input(small_resnet(), seq, Objective(form="profile"), device="cpu")
