@@ -319,3 +319,14 @@ def test_workflow_runs_demo_end_to_end(tmp_path):
     assert "older than FASTA" not in (out / "logs/train/demo.log").read_text()
     again = _snakemake(work, "-n", "--configfile", str(config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+@needs_snakemake
+def test_genodil_command_comes_from_config_then_beside_python(tmp_path):
+    beside = _snakemake(tmp_path / "a", "-n", "-p")
+    assert beside.returncode == 0, beside.stderr + beside.stdout
+    assert f"{GENODIL} simulate --out" in beside.stdout + beside.stderr
+    given = _snakemake(tmp_path / "b", "-n", "-p", "--config", "genodil=/opt/x/genodil")
+    assert given.returncode == 0, given.stderr + given.stdout
+    assert "/opt/x/genodil simulate --out" in given.stdout + given.stderr
