@@ -27,6 +27,7 @@ import numpy as np
 
 from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
+from genodil.genome.strands import check_strand_pairs
 
 __all__ = [
     "LARGE_VALUE",
@@ -34,7 +35,7 @@ __all__ = [
     "Tracks",
     "check_track_values",
     "describe_units",
-    "pool_bins",
+    "pool_bins_np",
     "strand_pair_index",
     "to_track_specs",
     "transform_tracks",
@@ -145,7 +146,8 @@ def strand_pair_index(specs: Sequence[TrackSpec]) -> list[int] | None:
     Raises
     ------
     InputError
-        A partner that is not a track, or pairs that are not mutual.
+        A partner that is not a track, or pairs that are not mutual
+        (:func:`genodil.genome.strands.check_strand_pairs`).
     """
     names = [s.name for s in specs]
     if all(s.strand_pair is None for s in specs):
@@ -159,34 +161,36 @@ def strand_pair_index(specs: Sequence[TrackSpec]) -> list[int] | None:
                 f"track {s.name!r}: strand_pair {s.strand_pair!r} is not a track; tracks: "
                 f"{', '.join(names)}"
             )
-        j = names.index(s.strand_pair)
-        if j == i or specs[j].strand_pair != s.name:
+        perm[i] = names.index(s.strand_pair)
+        if perm[i] == i:
             raise InputError(
-                f"track {s.name!r} names strand_pair {s.strand_pair!r}, but that track names "
-                f"{specs[j].strand_pair!r}; pairs must name each other"
+                f"track {s.name!r} names itself as strand_pair; leave strand_pair out for an "
+                "unstranded track"
             )
-        perm[i] = j
-    return perm
+    return check_strand_pairs(perm, len(specs), names, "data.tracks strand_pair")
 
 
-def pool_bins(x: np.ndarray, bin_size: int, how: str = "sum") -> np.ndarray:
-    """Pool the last axis into consecutive bins.
+def pool_bins_np(x: np.ndarray, bin_size: int, how: str = "sum") -> np.ndarray:
+    """Sum or average consecutive positions of the last axis into bins (numpy).
+
+    Remainder rule (the same as :func:`genodil.models.layers.pool_bins`, its torch twin): bins
+    start at position 0 and a partial last bin is dropped, so the output has
+    ``L // bin_size`` bins.
 
     Parameters
     ----------
-    x : np.ndarray, shape (..., L), L divisible by ``bin_size``
+    x : np.ndarray, shape (..., L)
     bin_size : int
     how : {"sum", "mean"}
 
     Returns
     -------
-    np.ndarray, shape (..., L // bin_size)
+    np.ndarray, shape (..., L // bin_size), float32 (``x`` itself when ``bin_size`` is 1)
     """
     if bin_size == 1:
         return x
-    if x.shape[-1] % bin_size:
-        raise ValueError(f"length {x.shape[-1]} is not divisible by bin_size {bin_size}")
-    binned = x.reshape(*x.shape[:-1], x.shape[-1] // bin_size, bin_size)  # (..., L_out, bin)
+    n = x.shape[-1] // bin_size
+    binned = x[..., : n * bin_size].reshape(*x.shape[:-1], n, bin_size)  # (..., n, bin)
     if how == "sum":
         return binned.sum(-1, dtype=np.float32)
     if how == "mean":
@@ -242,8 +246,8 @@ def transform_tracks(
         return values
     pools = {s.pool for s in specs}
     if len(pools) == 1:
-        return pool_bins(values, bin_size, pools.pop())
-    return np.stack([pool_bins(values[i], bin_size, s.pool) for i, s in enumerate(specs)])
+        return pool_bins_np(values, bin_size, pools.pop())
+    return np.stack([pool_bins_np(values[i], bin_size, s.pool) for i, s in enumerate(specs)])
 
 
 def _read(bw, chrom: str, start: int, end: int) -> np.ndarray:

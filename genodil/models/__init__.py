@@ -20,6 +20,7 @@ from genodil.models.schedules import (
     SCHEDULES,
     LayerTaps,
     TowerGeometry,
+    geometry_of,
     resolve_dilations,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "as_tensor_model",
     "center_crop",
     "crop_sides",
+    "geometry_of",
     "logsumexp_bins",
     "pool_bins",
     "profile_signal",

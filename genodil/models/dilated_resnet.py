@@ -14,6 +14,8 @@ being per position it does not change the receptive field.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,6 +24,7 @@ from torch import Tensor, nn
 
 from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
+from genodil.genome.strands import check_strand_pairs, rc_average, rc_map
 from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
 from genodil.models.layers import (
     ACTIVATIONS,
@@ -48,20 +51,27 @@ def _check_choice(value: object, name: str, allowed: Sequence[str]) -> None:
         raise InputError(f"model.{name} is {value!r}; allowed values: {', '.join(allowed)}")
 
 
-def _check_strand_pairs(strand_pairs: Sequence[int] | None, n_tracks: int) -> list[int] | None:
-    if strand_pairs is None:
-        return None
-    pairs = list(strand_pairs)
-    ok = len(pairs) == n_tracks and all(
-        isinstance(p, int) and not isinstance(p, bool) and 0 <= p < n_tracks for p in pairs
-    )
-    if not ok or any(pairs[p] != i for i, p in enumerate(pairs)):
+def _check_args(config: dict) -> None:
+    """Raise InputError for model arguments outside their allowed values (not geometry)."""
+    for name in ("n_tracks", "channels"):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"model.{name} must be an integer >= 1, got {value!r}")
+    mid = config["mid_channels"]
+    if mid is not None and (isinstance(mid, bool) or not isinstance(mid, int) or mid < 1):
+        raise InputError(f"model.mid_channels must be null or >= 1, got {mid!r}")
+    if not 0.0 <= float(config["dropout"]) < 1.0:
+        raise InputError(f"model.dropout must be in [0, 1), got {config['dropout']!r}")
+    _check_choice(config["head"], "head", HEADS)
+    _check_choice(config["pool"], "pool", _POOLS)
+    _check_choice(config["aspp_merge"], "aspp_merge", _MERGES)
+    _check_choice(config["block"], "block", BLOCKS)
+    _check_choice(config["activation"], "activation", tuple(ACTIVATIONS))
+    if config["head"] == "profile_count" and config["pool"] != "sum" and config["bin_size"] > 1:
         raise InputError(
-            f"model.strand_pairs {pairs!r} must list, for each of the {n_tracks} tracks, the "
-            "index of its reverse-strand partner (itself if unstranded), and pairs must be "
-            "mutual: e.g. [1, 0, 2] for a plus/minus pair and one unstranded track"
+            "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
+            f"(got {config['pool']!r}) when bin_size > 1"
         )
-    return pairs
 
 
 class DilatedResNet(nn.Module):
@@ -131,55 +141,18 @@ class DilatedResNet(nn.Module):
         block: Literal["bottleneck", "plain"] = "bottleneck",
         activation: Literal["gelu", "relu"] = "gelu",
     ) -> None:
+        args = dict(locals())
         super().__init__()
-        self.config = copy.deepcopy(
-            {
-                "n_tracks": n_tracks,
-                "channels": channels,
-                "mid_channels": mid_channels,
-                "stem_kernel": stem_kernel,
-                "kernel": kernel,
-                "dilations": dilations,
-                "dropout": dropout,
-                "crop": crop,
-                "head": head,
-                "bin_size": bin_size,
-                "pool": pool,
-                "aspp": aspp,
-                "aspp_merge": aspp_merge,
-                "checkpoint_blocks": checkpoint_blocks,
-                "rc_equivariant": rc_equivariant,
-                "strand_pairs": strand_pairs,
-                "block": block,
-                "activation": activation,
-            }
-        )
+        # The constructor's arguments by name, as given (what checkpoints store).
+        self.config = copy.deepcopy({name: args[name] for name in _init_arg_names()})
         self.geometry = self.geometry_from_config(**self.config)
-        for name, value in (("n_tracks", n_tracks), ("channels", channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"model.{name} must be an integer >= 1, got {value!r}")
+        _check_args(self.config)
         if mid_channels is None:
             mid_channels = max(1, channels // 2)
-        if isinstance(mid_channels, bool) or not isinstance(mid_channels, int) or mid_channels < 1:
-            raise InputError(f"model.mid_channels must be null or >= 1, got {mid_channels!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise InputError(f"model.dropout must be in [0, 1), got {dropout!r}")
-        _check_choice(head, "head", HEADS)
-        _check_choice(pool, "pool", _POOLS)
-        _check_choice(aspp_merge, "aspp_merge", _MERGES)
-        _check_choice(block, "block", BLOCKS)
-        _check_choice(activation, "activation", tuple(ACTIVATIONS))
-        if head == "profile_count" and pool != "sum" and bin_size > 1:
-            raise InputError(
-                "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
-                f"(got {pool!r}) when bin_size > 1"
-            )
         self.head_kind = head
         self._checkpoint = bool(checkpoint_blocks)
         self.rc_equivariant = bool(rc_equivariant)
-        self._strand_pairs = _check_strand_pairs(strand_pairs, n_tracks)
-        perm = self._strand_pairs if self._strand_pairs is not None else list(range(n_tracks))
-        self.register_buffer("_rc_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
+        self._strand_pairs = check_strand_pairs(strand_pairs, n_tracks, source="model.strand_pairs")
 
         geo = self.geometry
         self.stem = nn.Conv1d(4, channels, geo.stem_kernel, padding=(geo.stem_kernel - 1) // 2)
@@ -308,7 +281,7 @@ class DilatedResNet(nn.Module):
             # differently by position).
             fwd, rev = self._forward_strand(seq), self._forward_strand(rc_seq)
         out = {
-            key: 0.5 * (fwd[key] + self.rc_map(rev[key]))
+            key: rc_average(fwd[key], rev[key], self._strand_pairs)
             for key in fwd
             if not (key == "signal" and self.head_kind == "profile_count")
         }
@@ -329,8 +302,7 @@ class DilatedResNet(nn.Module):
         -------
         Tensor, same shape
         """
-        pred = pred.index_select(1, self._rc_perm)
-        return pred.flip(-1) if pred.ndim == 3 else pred
+        return rc_map(pred, self._strand_pairs)
 
     def trunk(self, seq: Tensor) -> Tensor:
         """Tower features before crop and head.
@@ -365,3 +337,9 @@ class DilatedResNet(nn.Module):
         if self.checkpoint_blocks and torch.is_grad_enabled():
             return checkpointed(self._tail, h)
         return self._tail(h)
+
+
+@functools.cache
+def _init_arg_names() -> tuple[str, ...]:
+    """Names of ``DilatedResNet.__init__``'s arguments, in order (without ``self``)."""
+    return tuple(inspect.signature(DilatedResNet.__init__).parameters)[1:]

@@ -81,7 +81,11 @@ def crop_sides(x: Tensor, crop: int) -> Tensor:
 
 
 def pool_bins(x: Tensor, bin_size: int, mode: Literal["sum", "mean"] = "sum") -> Tensor:
-    """Sum or average consecutive positions into bins; a partial last bin is dropped.
+    """Sum or average consecutive positions of the last axis into bins (torch).
+
+    Remainder rule (the same as :func:`genodil.data.tracks.pool_bins_np`, its numpy twin):
+    bins start at position 0 and a partial last bin is dropped, so the output has
+    ``L // bin_size`` bins.
 
     Parameters
     ----------
@@ -91,7 +95,7 @@ def pool_bins(x: Tensor, bin_size: int, mode: Literal["sum", "mean"] = "sum") ->
 
     Returns
     -------
-    Tensor, shape (B, T, L // bin_size)
+    Tensor, shape (B, T, L // bin_size) (``x`` itself when ``bin_size`` is 1)
     """
     if bin_size == 1:
         return x

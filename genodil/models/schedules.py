@@ -16,6 +16,7 @@ crop, output length, the tap offsets of every layer) computed from the same argu
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "SCHEDULES",
     "LayerTaps",
     "TowerGeometry",
+    "geometry_of",
     "resolve_dilations",
 ]
 
@@ -166,7 +168,11 @@ class TowerGeometry:
     """Receptive field, crop and output length of a DilatedResNet, computed without weights.
 
     Build it with :meth:`from_config` from the same arguments as ``DilatedResNet`` (extra
-    model arguments such as ``channels`` are accepted and ignored), or read ``model.geometry``.
+    model arguments such as ``channels`` are accepted and ignored), read ``model.geometry``,
+    or call :func:`geometry_of` for any model with ``crop`` and ``bin_size``.
+    :meth:`at_window` binds it to one input length L, which gives :attr:`out_bins` and
+    :attr:`out_span`: output bin ``k`` covers input positions
+    ``[crop + k * bin_size, crop + (k + 1) * bin_size)`` and a partial last bin is dropped.
     """
 
     stem_kernel: int
@@ -176,6 +182,7 @@ class TowerGeometry:
     crop: int = 0
     bin_size: int = 1
     rc_equivariant: bool = False
+    window: int | None = None  # input length L in bp, once bound by at_window
 
     @classmethod
     def from_config(
@@ -281,3 +288,52 @@ class TowerGeometry:
                 f"(window {seq_len} - 2 * crop {self.crop}) must be a multiple of "
                 f"bin_size {self.bin_size}: change the window or the crop"
             )
+
+    def at_window(self, window: int) -> TowerGeometry:
+        """Bind the geometry to input length ``window``, checked to give an output.
+
+        Raises
+        ------
+        InputError
+            When ``window`` leaves no whole output bin after cropping (see
+            :meth:`check_input_length`).
+        """
+        window = int(window)
+        self.check_input_length(window)
+        return dataclasses.replace(self, window=window)
+
+    @property
+    def out_bins(self) -> int:
+        """L_out, output bins of one window (needs :meth:`at_window`)."""
+        if self.window is None:
+            raise ValueError("this geometry has no window: call at_window(L) first")
+        return self.output_length(self.window)
+
+    @property
+    def out_span(self) -> int:
+        """Bases covered by one window's output, ``out_bins * bin_size``."""
+        return self.out_bins * self.bin_size
+
+
+def geometry_of(model: object) -> TowerGeometry:
+    """The geometry of any model that follows the genodil model contract.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A :class:`~genodil.models.DilatedResNet` (its ``geometry``), or any model with
+        ``crop`` and ``bin_size`` attributes (both optional: 0 and 1). For the latter the
+        tower is unknown: only crop, bin size and the output layout are meaningful.
+
+    Returns
+    -------
+    TowerGeometry
+    """
+    geometry = getattr(model, "geometry", None)
+    if isinstance(geometry, TowerGeometry):
+        return geometry
+    crop = int(getattr(model, "crop", 0))
+    bin_size = int(getattr(model, "bin_size", 1))
+    if bin_size < 1 or crop < 0:
+        raise ValueError(f"model has crop={crop}, bin_size={bin_size}; need crop >= 0, bin >= 1")
+    return TowerGeometry(stem_kernel=1, kernel=1, dilations=(), crop=crop, bin_size=bin_size)

@@ -18,7 +18,6 @@ import contextlib
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Literal, Self
 
 import numpy as np
@@ -27,64 +26,20 @@ from torch import nn
 
 from genodil.errors import InputError
 from genodil.genome.encode import one_hot, one_hot_torch, reverse_complement
+from genodil.genome.strands import check_strand_pairs, rc_average
+from genodil.models.schedules import TowerGeometry, geometry_of
 
 __all__ = [
     "Device",
-    "Geometry",
     "ModelRunner",
     "Precision",
-    "model_geometry",
     "predict",
     "prefetched",
-    "rc_map",
     "resolve_device",
 ]
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "32", "bf16"]
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Input/output geometry of a model at a given input length.
-
-    Attributes
-    ----------
-    window : int
-        Input length L in bp.
-    crop : int
-        Bases cut from each side of the input before the output begins.
-    bin_size : int
-        Bases per output value.
-    out_bins : int
-        Output length L_out in bins.
-    """
-
-    window: int
-    crop: int
-    bin_size: int
-    out_bins: int
-
-    @property
-    def out_span(self) -> int:
-        """Bases covered by one window's output (``out_bins * bin_size``)."""
-        return self.out_bins * self.bin_size
-
-
-def model_geometry(model: nn.Module, window: int) -> Geometry:
-    """Read ``crop`` and ``bin_size`` from ``model`` and check ``window`` against them."""
-    crop = int(getattr(model, "crop", 0))
-    bin_size = int(getattr(model, "bin_size", 1))
-    window = int(window)
-    if bin_size < 1 or crop < 0:
-        raise ValueError(f"model has crop={crop}, bin_size={bin_size}; need crop >= 0, bin >= 1")
-    inner = window - 2 * crop
-    if inner < bin_size:
-        raise ValueError(
-            f"window {window} leaves no output after cropping {crop} bp each side "
-            f"(bin_size {bin_size}); use a longer window"
-        )
-    return Geometry(window=window, crop=crop, bin_size=bin_size, out_bins=inner // bin_size)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -101,20 +56,6 @@ def resolve_device(device: str) -> torch.device:
             )
         return torch.device(device)
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
-
-
-def check_strand_pairs(strand_pairs: Sequence[int] | None, n_tracks: int) -> list[int] | None:
-    """Validate a strand-pair permutation: track ``t`` becomes ``strand_pairs[t]`` under RC."""
-    if strand_pairs is None:
-        return None
-    pairs = [int(p) for p in strand_pairs]
-    if sorted(pairs) != list(range(n_tracks)):
-        raise ValueError(
-            f"strand_pairs {pairs} must be a permutation of 0..{n_tracks - 1} (one per track)"
-        )
-    if any(pairs[pairs[t]] != t for t in range(n_tracks)):
-        raise ValueError(f"strand_pairs {pairs} must pair tracks symmetrically (p[p[t]] == t)")
-    return pairs
 
 
 def progress_enabled(progress: bool) -> bool:
@@ -169,7 +110,9 @@ class ModelRunner:
             strand_pairs = getattr(model, "strand_pairs", None)
         self.n_tracks = None if n_tracks is None else int(n_tracks)
         self.strand_pairs = (
-            None if strand_pairs is None else check_strand_pairs(strand_pairs, len(strand_pairs))
+            None
+            if strand_pairs is None
+            else check_strand_pairs(strand_pairs, len(strand_pairs), source="strand_pairs")
         )
         self._checked: set[int] = set()
 
@@ -260,7 +203,7 @@ class ModelRunner:
             return self._signal(x)
         b = x.shape[0]
         both = self._signal(torch.cat([x, reverse_complement(x)]))  # (2B, T, L_out)
-        return 0.5 * (both[:b] + rc_map(both[b:], self.strand_pairs))
+        return rc_average(both[:b], both[b:], self.strand_pairs)
 
     @torch.inference_mode()
     def predict_codes(self, codes: np.ndarray) -> torch.Tensor:
@@ -286,29 +229,10 @@ class ModelRunner:
         return self.predict_codes(codes).cpu().numpy()
 
 
-def _geometry_if_known(model: nn.Module, window: int) -> Geometry | None:
-    if not (hasattr(model, "crop") or hasattr(model, "bin_size")):
+def _geometry_if_known(model: nn.Module, window: int) -> TowerGeometry | None:
+    if not any(hasattr(model, name) for name in ("geometry", "crop", "bin_size")):
         return None
-    return model_geometry(model, window)
-
-
-def rc_map(pred: torch.Tensor, strand_pairs: Sequence[int] | None) -> torch.Tensor:
-    """Map a prediction for a reverse-complemented input onto the forward strand.
-
-    Parameters
-    ----------
-    pred : Tensor, shape (B, T, L) or (B, T)
-        Positions are reversed (when there is a length axis) and tracks permuted.
-    strand_pairs : list of int or None
-        Track ``t`` of the result is track ``strand_pairs[t]`` of ``pred``; None keeps tracks.
-
-    Returns
-    -------
-    Tensor, same shape
-    """
-    if strand_pairs is not None:
-        pred = pred[:, list(strand_pairs)]
-    return pred.flip(-1) if pred.ndim == 3 else pred
+    return geometry_of(model).at_window(window)
 
 
 def predict(

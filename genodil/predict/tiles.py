@@ -29,14 +29,13 @@ from torch import nn
 
 from genodil.errors import InputError
 from genodil.genome.io import Genome, parse_region, read_bed
+from genodil.models.schedules import TowerGeometry, geometry_of
 from genodil.outputs import atomic_outputs, check_outputs, scratch_dir
 from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
-    Geometry,
     ModelRunner,
     Precision,
-    model_geometry,
     prefetched,
     progress_enabled,
 )
@@ -155,7 +154,7 @@ class _Tile:
     chrom_size: int
 
 
-def _plan_tiles(merged: pd.DataFrame, genome: Genome, geom: Geometry) -> Iterator[_Tile]:
+def _plan_tiles(merged: pd.DataFrame, genome: Genome, geom: TowerGeometry) -> Iterator[_Tile]:
     b = geom.bin_size
     for i, (chrom, start, end) in enumerate(merged.itertuples(index=False)):
         size = genome.chrom_sizes[chrom]
@@ -252,7 +251,7 @@ def predict_regions(
     -------
     dict mapping track name to the written bigWig path
     """
-    geom = model_geometry(model, window)
+    geom = geometry_of(model).at_window(window)
     names = _check_track_names(track_names)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -328,7 +327,7 @@ def _next_npy(
     merged: pd.DataFrame,
     tile: _Tile,
     n_tracks: int,
-    geom: Geometry,
+    geom: TowerGeometry,
 ) -> tuple[NpyStream, int]:
     """Close the current region's array and start the next one, shape (T, n_bins)."""
     if npy is not None:
@@ -342,7 +341,7 @@ def _next_npy(
 
 
 def _run_batches(
-    runner: ModelRunner, genome: Genome, merged: pd.DataFrame, geom: Geometry, batch_size: int
+    runner: ModelRunner, genome: Genome, merged: pd.DataFrame, geom: TowerGeometry, batch_size: int
 ) -> Iterator[tuple[list[_Tile], np.ndarray]]:
     """Yield (tiles, predictions (B, T, L_out)); the next batch is read while the model runs."""
 

@@ -43,14 +43,13 @@ from genodil.errors import InputError
 from genodil.genome.encode import codes_to_str, encode
 from genodil.genome.io import Genome
 from genodil.genome.vcf import VARIANT_COLUMNS
+from genodil.models.schedules import TowerGeometry, geometry_of
 from genodil.outputs import atomic_output, atomic_outputs, scratch_dir
 from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
-    Geometry,
     ModelRunner,
     Precision,
-    model_geometry,
     prefetched,
     progress_enabled,
 )
@@ -126,7 +125,7 @@ def _trim(ref: str, alt: str) -> tuple[int, int, int]:
 
 
 def _check_variant(
-    genome: Genome, chrom: str, pos: int, ref: str, alt: str, geom: Geometry, skip_edge: bool
+    genome: Genome, chrom: str, pos: int, ref: str, alt: str, geom: TowerGeometry, skip_edge: bool
 ) -> tuple[str | None, tuple[int, int, int] | None]:
     """Return (reason to skip or None, (k, m, n) trimming when scorable)."""
     if chrom not in genome.chrom_sizes:
@@ -163,7 +162,7 @@ def _check_variant(
     return None, (k, m, n)
 
 
-def _score_width_bins(score_width: int | None, geom: Geometry) -> tuple[int, int]:
+def _score_width_bins(score_width: int | None, geom: TowerGeometry) -> tuple[int, int]:
     """Output index range [lo, hi) holding the central ``score_width`` bp around POS."""
     if score_width is None:
         return 0, geom.out_bins
@@ -179,7 +178,7 @@ def _score_width_bins(score_width: int | None, geom: Geometry) -> tuple[int, int
 
 
 def _pair_index(
-    batch: list[_Variant], geom: Geometry, width: tuple[int, int]
+    batch: list[_Variant], geom: TowerGeometry, width: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Alternative partner of every scored reference output index, per variant.
 
@@ -369,7 +368,7 @@ def score_variants(
     skipped : pd.DataFrame
         Columns chrom, pos, id, ref, alt, reason.
     """
-    geom = model_geometry(model, window)
+    geom = geometry_of(model).at_window(window)
     names = _check_track_names(track_names)
     score_names = _parse_scores(scores)
     width = _score_width_bins(score_width, geom)
@@ -434,7 +433,7 @@ def score_variants(
 def _score_batch(
     pred: torch.Tensor,
     batch: list[_Variant],
-    geom: Geometry,
+    geom: TowerGeometry,
     width: tuple[int, int],
     score_names: list[str],
     save: _TrackSaver | None,
@@ -484,7 +483,7 @@ def _to_numpy(x) -> np.ndarray:
     return x.cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def _window_codes(genome: Genome, batch: list[_Variant], geom: Geometry) -> np.ndarray:
+def _window_codes(genome: Genome, batch: list[_Variant], geom: TowerGeometry) -> np.ndarray:
     """Reference windows, then alternative windows of the variants that change the sequence.
 
     Returns
@@ -525,7 +524,7 @@ class _TrackSaver:
     """
 
     def __init__(
-        self, stack: contextlib.ExitStack, path, n: int, n_tracks: int, geom: Geometry
+        self, stack: contextlib.ExitStack, path, n: int, n_tracks: int, geom: TowerGeometry
     ) -> None:
         self.path = Path(path)
         self.geom = geom

@@ -13,10 +13,11 @@ import pandas as pd
 import torch
 
 from genodil.errors import InputError
+from genodil.models.layers import pool_bins
 from genodil.outputs import check_outputs, write_atomic
 from genodil.train.io import Loaded, load_model
 from genodil.train.losses import compute_loss
-from genodil.train.metrics import TrackMetrics, mean_over_tracks, sum_bins, undefined_to_null
+from genodil.train.metrics import TrackMetrics, mean_over_tracks, undefined_to_null
 
 __all__ = ["build_datamodule", "evaluate"]
 
@@ -246,8 +247,8 @@ def evaluate(
             pred = out_["signal"].float().cpu()
             tgt = target.cpu()
             if sum(b.shape[1] for b in binned_obs) < 20_000:
-                binned_obs.append(sum_bins(tgt, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
-                binned_pred.append(sum_bins(pred, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
+                binned_obs.append(pool_bins(tgt, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
+                binned_pred.append(pool_bins(pred, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
             for i in range(seq.shape[0]):
                 total = float(tgt[i].sum())
                 examples.append(

@@ -16,22 +16,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, PearsonCorrCoef, SpearmanCorrCoef
 
-__all__ = ["TrackMetrics", "mean_over_tracks", "sum_bins", "undefined_to_null"]
+from genodil.models.layers import pool_bins
 
-
-def sum_bins(x: Tensor, bin_size: int) -> Tensor:
-    """Sum the last axis into bins of ``bin_size``, dropping an incomplete last bin.
-
-    Parameters
-    ----------
-    x : Tensor, shape (B, T, L)
-
-    Returns
-    -------
-    Tensor, shape (B, T, L // bin_size)
-    """
-    n = x.shape[-1] // bin_size
-    return x[..., : n * bin_size].reshape(*x.shape[:-1], n, bin_size).sum(-1)
+__all__ = ["TrackMetrics", "mean_over_tracks", "undefined_to_null"]
 
 
 def _rows(x: Tensor) -> Tensor:
@@ -78,7 +65,7 @@ class TrackMetrics(nn.Module):
         for i, (b, metric) in enumerate(zip(self.bins, self.pearson_bins, strict=True)):
             if signal.shape[-1] // b == 0:
                 continue
-            ps, ts = _rows(sum_bins(signal, b)), _rows(sum_bins(target, b))
+            ps, ts = _rows(pool_bins(signal, b)), _rows(pool_bins(target, b))
             metric.update(ps, ts)
             self._seen_bins[i] = True
             if b == self.bins[-1]:

@@ -9,18 +9,20 @@ import pickle
 import numpy as np
 import pyBigWig
 import pytest
+import torch
 
 from genodil.data.tracks import (
     Tracks,
     TrackSpec,
     describe_units,
-    pool_bins,
+    pool_bins_np,
     strand_pair_index,
     to_track_specs,
     transform_tracks,
     untransform_tracks,
 )
 from genodil.errors import InputError
+from genodil.models.layers import pool_bins
 from tests.helpers import write_bigwig
 
 SIZES = {"c1": 500, "c2": 120}
@@ -142,12 +144,28 @@ def test_soft_clip_is_basenji_formula():
     np.testing.assert_allclose(got[0], [0.0, 4.0, 5.0, 6.0, 8.0])  # 5 + sqrt(14 - 5) = 8
 
 
-def test_pool_bins_known_answer():
-    x = np.arange(8, dtype=np.float32)[None]
-    np.testing.assert_array_equal(pool_bins(x, 4, "sum"), [[6, 22]])
-    np.testing.assert_array_equal(pool_bins(x, 2, "mean"), [[0.5, 2.5, 4.5, 6.5]])
-    with pytest.raises(ValueError, match="not divisible"):
-        pool_bins(x, 3)
+@pytest.mark.parametrize(("length", "bin_size"), [(8, 4), (8, 2), (23, 5), (4, 5), (7, 1)])
+def test_pool_bins_np_matches_loop_and_drops_partial_bin(length, bin_size):
+    x = np.random.default_rng(length).normal(size=(2, length)).astype(np.float32)
+    n = length // bin_size
+    for how in ("sum", "mean"):
+        got = pool_bins_np(x, bin_size, how)
+        assert got.shape == (2, n)
+        for t in range(2):
+            for j in range(n):
+                window = [float(x[t, bin_size * j + i]) for i in range(bin_size)]
+                want = sum(window) / (bin_size if how == "mean" else 1)
+                assert got[t, j] == pytest.approx(want, rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="'sum' or 'mean'"):
+        pool_bins_np(x, 2, "max")
+
+
+def test_numpy_and_torch_binning_agree():
+    x = np.random.default_rng(0).normal(size=(3, 2, 70)).astype(np.float32)
+    for how in ("sum", "mean"):
+        np.testing.assert_allclose(
+            pool_bins_np(x, 32, how), pool_bins(torch.from_numpy(x), 32, how).numpy(), rtol=1e-6
+        )
 
 
 def test_strand_pair_index():
@@ -177,7 +195,7 @@ def test_strand_pair_index():
                 {"name": "a", "path": "a", "strand_pair": "b"},
                 {"name": "b", "path": "b"},
             ],
-            "pairs must name each other",
+            "'a' pairs with 'b', but 'b' names no partner; pairs must be mutual",
         ),
         ([{"name": "a", "path": "a", "pool": "max"}], "pool must be"),
         ([{"name": "a", "path": "a", "clip_soft": 10, "clip": 5}], "below clip_soft"),

@@ -116,7 +116,7 @@ def test_rc_average_strand_pairs_argument_overrides_and_is_checked():
     same = predict(model, x, rc_average=True, device="cpu")
     swapped = predict(model, x, rc_average=True, strand_pairs=[1, 0], device="cpu")
     assert not torch.equal(same, swapped)
-    with pytest.raises(ValueError, match="permutation"):
+    with pytest.raises(ValueError, match="mutual"):
         predict(model, x, rc_average=True, strand_pairs=[0, 0])
     with pytest.raises(ValueError, match="tracks"):
         predict(model, x, rc_average=True, strand_pairs=[2, 1, 0])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from genodil.train.metrics import TrackMetrics, mean_over_tracks, sum_bins
+from genodil.train.metrics import TrackMetrics, mean_over_tracks
 
 
 def _batches(n=4, seed=0):
@@ -16,15 +16,6 @@ def _batches(n=4, seed=0):
         pred = target * 0.5 + torch.rand(3, 2, 512, generator=g) * (4 - i)
         out.append((pred, target))
     return out
-
-
-def test_sum_bins_matches_loop_and_drops_partial_bin():
-    x = torch.arange(2 * 1 * 70, dtype=torch.float32).reshape(2, 1, 70)
-    got = sum_bins(x, 32)
-    assert got.shape == (2, 1, 2)
-    for b in range(2):
-        for k in range(2):
-            assert got[b, 0, k] == sum(float(x[b, 0, j]) for j in range(32 * k, 32 * k + 32))
 
 
 def test_track_metrics_exact_over_split():
