@@ -15,12 +15,21 @@ window, however it is shifted, overlaps a validation or test region.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from genodil.errors import InputError
+from genodil.genome.intervals import (
+    interval_frame,
+    intervals_contain,
+    intervals_overlap,
+    merge_intervals,
+    merge_sorted,
+    subtract_intervals,
+    tile_intervals,
+)
 from genodil.genome.io import Genome, parse_region
 
 __all__ = [
@@ -34,9 +43,7 @@ __all__ = [
     "region_windows",
     "split_intervals",
     "split_windows",
-    "subtract_intervals",
     "tile_windows",
-    "windows_overlap",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,110 +53,6 @@ HELD_OUT = ("valid", "test")
 _SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train"}
 
 NRuns = Mapping[str, tuple[np.ndarray, np.ndarray]]
-
-
-def _frame(chroms: Sequence[str], starts: Iterable[int], ends: Iterable[int]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "chrom": pd.Series(list(chroms), dtype=object),
-            "start": np.asarray(
-                list(starts) if not isinstance(starts, np.ndarray) else starts, dtype=np.int64
-            ),
-            "end": np.asarray(
-                list(ends) if not isinstance(ends, np.ndarray) else ends, dtype=np.int64
-            ),
-        }
-    )
-
-
-def _empty() -> pd.DataFrame:
-    return _frame([], [], [])
-
-
-def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort and merge overlapping or touching intervals of one chromosome."""
-    if len(starts) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(starts, kind="stable")
-    s, e = np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order]
-    run_end = np.maximum.accumulate(e)
-    new = np.ones(len(s), bool)
-    new[1:] = s[1:] > run_end[:-1]
-    idx = np.flatnonzero(new)
-    last = np.r_[idx[1:] - 1, len(s) - 1]
-    return s[idx], run_end[last]
-
-
-def _by_chrom(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Merged intervals per chromosome."""
-    out = {}
-    for chrom, g in df.groupby("chrom", sort=False):
-        out[chrom] = _merge(g["start"].to_numpy(), g["end"].to_numpy())
-    return out
-
-
-def subtract_intervals(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Parts of intervals ``a`` not covered by intervals ``b`` (both chrom/start/end tables).
-
-    Returns
-    -------
-    pd.DataFrame, merged intervals sorted by chromosome order of ``a`` and start.
-    """
-    bb = _by_chrom(b)
-    chroms, starts, ends = [], [], []
-    for chrom, (s_a, e_a) in _by_chrom(a).items():
-        s_b, e_b = bb.get(chrom, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        for s, e in zip(s_a.tolist(), e_a.tolist(), strict=True):
-            cur = s
-            # held-out intervals that overlap [s, e)
-            lo = np.searchsorted(e_b, s, side="right")
-            hi = np.searchsorted(s_b, e, side="left")
-            for hs, he in zip(s_b[lo:hi].tolist(), e_b[lo:hi].tolist(), strict=True):
-                if hs > cur:
-                    chroms.append(chrom)
-                    starts.append(cur)
-                    ends.append(hs)
-                cur = max(cur, he)
-            if cur < e:
-                chroms.append(chrom)
-                starts.append(cur)
-                ends.append(e)
-    return _frame(chroms, starts, ends)
-
-
-def _per_chrom(windows: pd.DataFrame, intervals: pd.DataFrame):
-    """Yield (window indices, starts, ends, merged interval starts, ends) per shared chromosome."""
-    merged = _by_chrom(intervals)
-    starts, ends = windows["start"].to_numpy(), windows["end"].to_numpy()
-    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
-        if chrom in merged:
-            yield idx, starts[idx], ends[idx], *merged[chrom]
-
-
-def windows_overlap(windows: pd.DataFrame, intervals: pd.DataFrame, pad: int = 0) -> np.ndarray:
-    """Which windows overlap any interval (after widening each window by ``pad`` per side).
-
-    Returns
-    -------
-    np.ndarray, shape (n_windows,), bool
-    """
-    hit = np.zeros(len(windows), bool)
-    for idx, ws, we, s_b, e_b in _per_chrom(windows, intervals):
-        ws, we = ws - pad, we + pad
-        j = np.searchsorted(s_b, we, side="left") - 1  # last interval starting before we
-        ok = j >= 0
-        hit[idx[ok]] = e_b[j[ok]] > ws[ok]
-    return hit
-
-
-def _windows_inside(windows: pd.DataFrame, intervals: pd.DataFrame) -> np.ndarray:
-    """Which windows lie entirely inside one of the (merged) intervals."""
-    inside = np.zeros(len(windows), bool)
-    for idx, ws, we, s_b, e_b in _per_chrom(windows, intervals):
-        j = np.searchsorted(s_b, ws, side="right") - 1
-        ok = j >= 0
-        inside[idx[ok]] = e_b[j[ok]] >= we[ok]
-    return inside
 
 
 def _normalise_splits(splits: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
@@ -196,7 +99,7 @@ def _entries_to_intervals(
         chroms.append(chrom)
         starts.append(start)
         ends.append(end)
-    return _frame(chroms, starts, ends)
+    return interval_frame(chroms, starts, ends)
 
 
 def split_intervals(
@@ -229,21 +132,16 @@ def split_intervals(
     sp = _normalise_splits(splits)
     out = {name: _entries_to_intervals(name, sp.get(name, []), chrom_sizes) for name in SPLITS}
     for name in HELD_OUT:
-        merged = _by_chrom(out[name])
-        out[name] = _frame(
-            [c for c, (s, _) in merged.items() for _ in range(len(s))],
-            np.concatenate([s for s, _ in merged.values()]) if merged else [],
-            np.concatenate([e for _, e in merged.values()]) if merged else [],
-        )
+        out[name] = merge_intervals(out[name])
     if len(out["valid"]) and len(out["test"]):
-        both = windows_overlap(out["valid"], out["test"])
+        both = intervals_overlap(out["valid"], out["test"])
         if both.any():
             row = out["valid"][both].iloc[0]
             raise InputError(
                 f"data.splits: valid and test overlap (at {row.chrom}:{row.start}-{row.end}); "
                 "held-out splits must be disjoint"
             )
-    whole = _frame(list(chrom_sizes), [0] * len(chrom_sizes), list(chrom_sizes.values()))
+    whole = interval_frame(list(chrom_sizes), [0] * len(chrom_sizes), list(chrom_sizes.values()))
     train = out["train"] if "train" in sp else whole
     held = pd.concat([out["valid"], out["test"]], ignore_index=True)
     if margin and len(held):
@@ -257,7 +155,8 @@ def tile_windows(intervals: pd.DataFrame, window: int, stride: int) -> pd.DataFr
 
     Windows lie inside their interval; when the last regular window stops short of the
     interval end, one more window flush with the end is added. Intervals shorter than
-    ``window`` give no window.
+    ``window`` give no window (:func:`genodil.genome.intervals.tile_intervals` with
+    ``last="flush"``).
 
     Returns
     -------
@@ -265,18 +164,7 @@ def tile_windows(intervals: pd.DataFrame, window: int, stride: int) -> pd.DataFr
     """
     if window <= 0 or stride <= 0:
         raise InputError(f"window ({window}) and stride ({stride}) must be positive")
-    chroms: list[str] = []
-    starts: list[np.ndarray] = []
-    for chrom, s, e in zip(intervals["chrom"], intervals["start"], intervals["end"], strict=True):
-        if e - s < window:
-            continue
-        st = np.arange(s, e - window + 1, stride, dtype=np.int64)
-        if st[-1] + window < e:
-            st = np.r_[st, e - window]
-        chroms.extend([chrom] * len(st))
-        starts.append(st)
-    st = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-    return _frame(chroms, st, st + window)
+    return tile_intervals(intervals, window, stride, last="flush")[["chrom", "start", "end"]]
 
 
 def region_windows(bed: pd.DataFrame, window: int, chrom_sizes: Mapping[str, int]) -> pd.DataFrame:
@@ -295,7 +183,7 @@ def region_windows(bed: pd.DataFrame, window: int, chrom_sizes: Mapping[str, int
     start = centre - window // 2
     start = np.minimum(np.maximum(start, 0), size - window)
     keep = size >= window
-    out = _frame(bed["chrom"].to_numpy()[keep], start[keep], start[keep] + window)
+    out = interval_frame(bed["chrom"].to_numpy()[keep], start[keep], start[keep] + window)
     if "name" in bed:
         out["name"] = bed["name"].to_numpy()[keep]
     return out
@@ -306,7 +194,7 @@ def split_windows(
 ) -> dict[str, pd.DataFrame]:
     """Assign windows to the split whose intervals contain them entirely (others dropped)."""
     return {
-        name: windows[_windows_inside(windows, iv)].reset_index(drop=True)
+        name: windows[intervals_contain(windows, iv)].reset_index(drop=True)
         for name, iv in intervals.items()
     }
 
@@ -330,7 +218,7 @@ def find_n_runs(genome: Genome, chunk: int = 1 << 22) -> dict[str, tuple[np.ndar
             starts.append(np.flatnonzero(edges == 1) + lo)
             ends.append(np.flatnonzero(edges == -1) + lo)
         if starts:
-            out[chrom] = _merge(np.concatenate(starts), np.concatenate(ends))
+            out[chrom] = merge_sorted(np.concatenate(starts), np.concatenate(ends))
         else:
             out[chrom] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     return out
@@ -382,7 +270,7 @@ def drop_blacklisted(windows: pd.DataFrame, blacklist: pd.DataFrame, crop: int =
     if not len(windows) or not len(blacklist):
         return windows
     out_region = windows.assign(start=windows["start"] + crop, end=windows["end"] - crop)
-    keep = ~windows_overlap(out_region, blacklist)
+    keep = ~intervals_overlap(out_region, blacklist)
     return windows[keep].reset_index(drop=True)
 
 

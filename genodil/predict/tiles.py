@@ -28,6 +28,7 @@ import pyBigWig
 from torch import nn
 
 from genodil.errors import InputError
+from genodil.genome.intervals import interval_frame, merge_intervals, tile_intervals
 from genodil.genome.io import Genome, parse_region, read_bed
 from genodil.models.schedules import TowerGeometry, geometry_of
 from genodil.outputs import atomic_outputs, check_outputs, scratch_dir
@@ -116,8 +117,7 @@ def merge_regions(
     pd.DataFrame with columns chrom, start, end, sorted by FASTA order then start
     """
     frame = _as_frame(regions)
-    order = {c: i for i, c in enumerate(genome.chroms)}
-    rows = []
+    chroms, starts, ends = [], [], []
     for chrom, start, end in frame.itertuples(index=False):
         chrom, start, end = str(chrom), int(start), int(end)
         size = genome.check_chrom(chrom)
@@ -130,19 +130,11 @@ def merge_regions(
             )
         if end > size:
             log.warning("region %s:%d-%d clipped to the chromosome end %d", chrom, start, end, size)
-        start = (start // bin_size) * bin_size
-        end = min(-(-end // bin_size) * bin_size, size)
-        rows.append((order[chrom], start, end, chrom))
-    rows.sort()
-    merged: list[list] = []
-    for idx, start, end, chrom in rows:
-        if merged and merged[-1][0] == idx and start <= merged[-1][2]:
-            merged[-1][2] = max(merged[-1][2], end)
-        else:
-            merged.append([idx, start, end, chrom])
-    return pd.DataFrame(
-        [(c, s, e) for _, s, e, c in merged], columns=["chrom", "start", "end"]
-    ).astype({"start": "int64", "end": "int64"})
+        chroms.append(chrom)
+        starts.append((start // bin_size) * bin_size)
+        ends.append(min(-(-end // bin_size) * bin_size, size))
+    snapped = interval_frame(chroms, starts, ends)
+    return merge_intervals(snapped, chrom_order=genome.chroms)
 
 
 @dataclass(frozen=True)
@@ -155,12 +147,12 @@ class _Tile:
 
 
 def _plan_tiles(merged: pd.DataFrame, genome: Genome, geom: TowerGeometry) -> Iterator[_Tile]:
+    """Output tiles of one window each, laid end to end over every merged region."""
+    tiles = tile_intervals(merged, geom.out_span, geom.out_span, last="partial")
     b = geom.bin_size
-    for i, (chrom, start, end) in enumerate(merged.itertuples(index=False)):
-        size = genome.chrom_sizes[chrom]
-        for t in range(start, end, geom.out_span):
-            n_bins = -(-(min(t + geom.out_span, end) - t) // b)
-            yield _Tile(i, chrom, t, n_bins, size)
+    for chrom, start, end, region in tiles.itertuples(index=False):
+        n_bins = -(-(end - start) // b)
+        yield _Tile(int(region), chrom, int(start), int(n_bins), genome.chrom_sizes[chrom])
 
 
 def _batches(tiles: Iterator[_Tile], batch_size: int) -> Iterator[list[_Tile]]:

@@ -16,11 +16,10 @@ from genodil.data.windows import (
     region_windows,
     split_intervals,
     split_windows,
-    subtract_intervals,
     tile_windows,
-    windows_overlap,
 )
 from genodil.errors import InputError
+from genodil.genome.intervals import intervals_overlap
 from genodil.genome.io import Genome
 from tests.helpers import random_seq, write_fasta
 
@@ -44,12 +43,6 @@ def test_tile_windows_known_answer():
     got = tile_windows(intervals, window=10, stride=8)
     # a: 0, 8, then one flush with the end (15); b: exactly one; c: too short
     assert _rows(got) == [("a", 0, 10), ("a", 8, 18), ("a", 15, 25), ("b", 5, 15)]
-
-
-def test_subtract_intervals_known_answer():
-    a = _table("chrom start end\n a 0 100\n b 0 50")
-    b = _table("chrom start end\n a 10 20\n a 15 30\n a 90 120\n c 0 5")
-    assert _rows(subtract_intervals(a, b)) == [("a", 0, 10), ("a", 30, 90), ("b", 0, 50)]
 
 
 def test_split_intervals_by_chromosome_and_region_with_margin():
@@ -99,14 +92,7 @@ def test_random_tiles_never_overlap_held_out_regions():
         held = pd.concat([iv["valid"], iv["test"]])
         assert len(train), trial
         # widened by the margin, a training window still misses every held-out base
-        assert not windows_overlap(train, held, pad=margin).any(), trial
-
-
-def test_windows_overlap_is_half_open():
-    w = _table("chrom start end\n a 0 10\n a 10 20\n a 25 30\n b 0 10")
-    iv = _table("chrom start end\n a 10 11")
-    assert windows_overlap(w, iv).tolist() == [False, True, False, False]
-    assert windows_overlap(w, iv, pad=1).tolist() == [True, True, False, False]
+        assert not intervals_overlap(train, held, pad=margin).any(), trial
 
 
 def test_region_windows_centred_and_moved_inside():
