@@ -21,7 +21,6 @@ _EXPORTS = {
     "whole_genome_regions": "tiles",
     "SCORES": "variants",
     "score_variants": "variants",
-    "scores_from_tracks": "variants",
     "write_scores": "variants",
     "merge_bigwigs": "merge",
     "predict": "runner",
@@ -47,7 +46,6 @@ __all__ = [
     "regions_from_bed",
     "regions_from_strings",
     "score_variants",
-    "scores_from_tracks",
     "whole_genome_regions",
     "write_scores",
 ]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ from genodil.predict.runner import (
 )
 from genodil.predict.tiles import _check_track_names
 
-__all__ = ["SCORES", "score_variants", "scores_from_tracks", "skipped_path", "write_scores"]
+__all__ = ["SCORES", "score_variants", "skipped_path", "write_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class _Variant:
     m: int  # reference bases in the changed block
     n: int  # alternative bases in the changed block
     alt_codes: np.ndarray  # (n,) uint8 codes of the inserted bases
+    geom: TowerGeometry  # bound to this variant's inference window (see _reach_geometry)
 
 
 def _parse_scores(scores: Sequence[str] | str) -> list[str]:
@@ -124,10 +125,39 @@ def _trim(ref: str, alt: str) -> tuple[int, int, int]:
     return k, m, n
 
 
+def _reach_geometry(geom: TowerGeometry, half_reach: int | None, span: int) -> TowerGeometry:
+    """The geometry at an inference window whose output holds the variant's whole reach.
+
+    A change of ``span`` bases right of the window centre (the trimmed prefix plus the changed
+    block) can alter output bases up to ``half_reach`` (half the receptive field) beyond
+    either end. The configured window is kept when its output already covers them; otherwise
+    the window grows (the network is fully convolutional) in steps of ``2 * bin_size``, so the
+    centre keeps its place within an output bin. Spans are rounded up to a power of two (at
+    least 16) so that SNVs and short indels share one longer window.
+    """
+    if half_reach is None:
+        return geom
+    need = geom.crop + half_reach  # output bases needed left of the centre
+    window = geom.window
+    if window // 2 >= need and window - window // 2 >= need + span:
+        return geom
+    span = max(16, 1 << (span - 1).bit_length())
+    step = 2 * geom.bin_size
+    grow = 2 * (need + span) - window
+    return geom.at_window(window + -(-grow // step) * step)
+
+
 def _check_variant(
-    genome: Genome, chrom: str, pos: int, ref: str, alt: str, geom: TowerGeometry, skip_edge: bool
-) -> tuple[str | None, tuple[int, int, int] | None]:
-    """Return (reason to skip or None, (k, m, n) trimming when scorable)."""
+    genome: Genome,
+    row: int,
+    variant: tuple,
+    geom: TowerGeometry,
+    reach: int | None,
+    skip_edge: bool,
+) -> tuple[str | None, _Variant | None]:
+    """Return (reason to skip, None) or (None, the variant with its window geometry)."""
+    chrom, pos, _, ref, alt = variant
+    pos = int(pos)
     if chrom not in genome.chrom_sizes:
         return f"chromosome {chrom!r} not in FASTA {genome.path.name}", None
     if alt.startswith("<") or "[" in alt or "]" in alt or alt == "*":
@@ -147,19 +177,19 @@ def _check_variant(
     if fasta != ref:
         return f"REF mismatch: VCF REF={ref}, FASTA has {fasta} at {chrom}:{pos}", None
     k, m, n = _trim(ref, alt_up)
-    centre = geom.window // 2
-    limit = geom.window - geom.crop - centre - k
+    limit = geom.window - geom.crop - geom.window // 2 - k
     if max(m, n) > limit:
         reason = (
             f"allele change of {max(m, n)} bp reaches past the model's output region "
             f"(at most {limit} bp here); use a model with a longer window"
         )
         return reason, None
-    if skip_edge:
-        start = p0 - centre
-        if start < 0 or start + geom.window + max(0, m - n) > size:
-            return "window reaches past the chromosome end (skip_edge)", None
-    return None, (k, m, n)
+    vgeom = _reach_geometry(geom, reach, k + max(m, n))
+    centre = vgeom.window // 2
+    if skip_edge and (p0 - centre < 0 or p0 - centre + vgeom.window + max(0, m - n) > size):
+        return "window reaches past the chromosome end (skip_edge)", None
+    alt_codes = encode(alt_up[k : k + n])
+    return None, _Variant(row, chrom, p0 - centre, centre + k, m, n, alt_codes, vgeom)
 
 
 def _score_width_bins(score_width: int | None, geom: TowerGeometry) -> tuple[int, int]:
@@ -280,26 +310,6 @@ def _jsd(ref, alt, w, xp):
     return xp.where(jsd > 0, jsd, 0.0)
 
 
-def scores_from_tracks(ref: np.ndarray, alt: np.ndarray, scores: Sequence[str]) -> np.ndarray:
-    """Compare aligned reference and alternative tracks.
-
-    Parameters
-    ----------
-    ref, alt : np.ndarray, shape (T, K)
-        Paired values (K aligned positions or bins).
-    scores : list of str
-        Names from :data:`SCORES`.
-
-    Returns
-    -------
-    np.ndarray, shape (len(scores), T), float64
-    """
-    r = np.asarray(ref, dtype=np.float64)[None]  # (1, T, K)
-    a = np.asarray(alt, dtype=np.float64)[None]
-    valid = np.ones((1, 1, r.shape[-1]), dtype=bool)
-    return _score_arrays(r, a, valid, list(scores))[0]
-
-
 def score_variants(
     model: nn.Module,
     genome: Genome,
@@ -318,13 +328,13 @@ def score_variants(
     save_tracks: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score the effect of each variant on every predicted track.
+    """Score the effect of each variant on every predicted track (docs/variants.md).
 
     Parameters
     ----------
     model : nn.Module
-        ``forward(seq (B, 4, L)) -> {"signal": (B, T, L_out), ...}`` with ``.crop`` and
-        ``.bin_size``; its training mode and device are restored afterwards.
+        ``forward(seq (B, 4, L)) -> {"signal": (B, T, L_out), ...}`` with ``.crop``,
+        ``.bin_size`` and, for reach-wide windows, ``.receptive_field``.
     genome : Genome
         The reference the variants are called against.
     variants : pd.DataFrame
@@ -333,30 +343,24 @@ def score_variants(
     track_names : list of str
         T names, used in the output column names.
     window : int
-        Model input length L in bp.
+        Configured input length L in bp. A variant whose reach (half the receptive field
+        around the change) does not fit in this window's output is scored on a longer one.
     scores : list of str or comma-separated str
         Any of SAD, logFC, maxabs, JSD (case-insensitive).
     score_width : int or None
-        Score only the central ``score_width`` bp around POS (reference coordinates), or
-        the bins overlapping them; None scores the whole output region.
-    rc_average : bool
-        Average forward and reverse-complement predictions (tracks swapped by
-        ``strand_pairs``, default ``model.strand_pairs``).
-    strand_pairs : list of int or None
+        Score only the central ``score_width`` bp around POS (or the bins overlapping them);
+        None scores the whole output region.
+    rc_average, strand_pairs, device, precision
+        As in :func:`genodil.predict.runner.predict`.
     batch_size : int
         Windows per forward pass (each variant takes two: reference and alternative).
-    device : {"auto", "cpu", "cuda"}
-    precision : {"auto", "32", "bf16"}
     skip_edge : bool
         Skip variants whose window reaches past a chromosome end instead of padding with N.
     strict : bool
         Raise :class:`InputError` if any variant would be skipped.
     save_tracks : path or None
-        Write an ``.npz`` with, per scored variant, ``ref`` (N, T, L_out), ``alt`` (N, T, L_out;
-        the alternative prediction on reference coordinates, NaN where no aligned value),
-        ``alt_raw`` (N, T, L_out; in alternative-window coordinates), ``start`` (genome
-        coordinate of output index 0), ``chrom``, ``pos``, ``id``, ``ref_allele``,
-        ``alt_allele``, ``track_names``, ``bin_size``.
+        Write an ``.npz`` with the reference and alternative tracks of every scored variant
+        (``ref``, ``alt``, ``alt_raw``, ``start``, ...; see docs/variants.md).
     progress : bool
         Progress bar on stderr (only when it is a terminal).
 
@@ -368,28 +372,96 @@ def score_variants(
     skipped : pd.DataFrame
         Columns chrom, pos, id, ref, alt, reason.
     """
-    geom = geometry_of(model).at_window(window)
     names = _check_track_names(track_names)
     score_names = _parse_scores(scores)
-    width = _score_width_bins(score_width, geom)
+    geom = geometry_of(model).at_window(window)
+    _score_width_bins(score_width, geom)  # checks the width against the configured window
+    _check_batch_size(batch_size)
+    table = _as_variant_frame(variants)
+    ready, skipped = _check_variants(genome, table, geom, _half_reach(model), skip_edge, strict)
+
+    rows = table.iloc[[v.row for v in ready]].reset_index(drop=True)
+    runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
+    saver = _saving(save_tracks, ready, rows, names, geom)
+    with saver as save, runner, _progress(len(ready), progress) as bar:
+        values = _predict_scores(
+            runner, genome, ready, batch_size, score_width, score_names, save, bar
+        )
+    pairs = [(i, s, j, t) for i, s in enumerate(score_names) for j, t in enumerate(names)]
+    cols = {f"{s}_{t}": values[:, i, j] for i, s, j, t in pairs}
+    return pd.concat([rows, pd.DataFrame(cols)], axis=1), skipped
+
+
+def _check_batch_size(batch_size: int) -> None:
     if batch_size < 2:
         raise ValueError(
             f"batch_size must be >= 2 (a reference and an alternative window), got {batch_size}"
         )
-    table = _as_variant_frame(variants)
 
+
+@contextlib.contextmanager
+def _saving(
+    path: str | os.PathLike | None,
+    ready: list[_Variant],
+    rows: pd.DataFrame,
+    names: list[str],
+    geom: TowerGeometry,
+) -> Iterator[_TrackSaver | None]:
+    """Yield a track saver for ``path`` (None without one); finish it only on success."""
+    if not path:
+        yield None
+        return
+    out_bins = max((v.geom.out_bins for v in ready), default=geom.out_bins)
+    with contextlib.ExitStack() as stack:
+        save = _TrackSaver(stack, path, len(ready), len(names), out_bins, geom.bin_size)
+        yield save
+        save.finish(rows, names)  # renamed when the stack exits
+
+
+def _predict_scores(
+    runner: ModelRunner,
+    genome: Genome,
+    ready: list[_Variant],
+    batch_size: int,
+    score_width: int | None,
+    score_names: list[str],
+    save: _TrackSaver | None,
+    bar,
+) -> np.ndarray:
+    """Predict and score every variant; returns (N, len(score_names), T) float64."""
+    values = np.full((len(ready), len(score_names), runner.n_tracks), np.nan)
+    batches = _batches(ready, max(1, batch_size // 2))
+    for (lo, batch), codes in prefetched(batches, lambda b: _window_codes(genome, b[1])):
+        pred = runner.predict_codes(codes)  # (B + B_changed, T, L_out) on the device
+        width = _score_width_bins(score_width, batch[0].geom)
+        values[lo : lo + len(batch)] = _score_batch(pred, batch, width, score_names, save)
+        bar.update(len(batch))
+    return values
+
+
+def _half_reach(model: nn.Module) -> int | None:
+    """Output bases a one-base change can alter on either side, or None when unknown."""
+    receptive_field = getattr(model, "receptive_field", None)
+    return None if receptive_field is None else int(receptive_field) // 2
+
+
+def _check_variants(
+    genome: Genome,
+    table: pd.DataFrame,
+    geom: TowerGeometry,
+    half_reach: int | None,
+    skip_edge: bool,
+    strict: bool,
+) -> tuple[list[_Variant], pd.DataFrame]:
+    """The scorable variants, in input order, and the table of skipped ones with reasons."""
     ready: list[_Variant] = []
     skipped_rows: list[tuple] = []
-    centre = geom.window // 2
-    for i, (chrom, pos, vid, ref, alt) in enumerate(table.itertuples(index=False)):
-        reason, trim = _check_variant(genome, chrom, int(pos), ref, alt, geom, skip_edge)
+    for i, row in enumerate(table.itertuples(index=False)):
+        reason, variant = _check_variant(genome, i, tuple(row), geom, half_reach, skip_edge)
         if reason is not None:
-            skipped_rows.append((chrom, pos, vid, ref, alt, reason))
-            continue
-        k, m, n = trim
-        win_start = int(pos) - 1 - centre
-        alt_codes = encode(alt.upper()[k : k + n])
-        ready.append(_Variant(i, chrom, win_start, centre + k, m, n, alt_codes))
+            skipped_rows.append((*row, reason))
+        else:
+            ready.append(variant)
     skipped = pd.DataFrame(skipped_rows, columns=[*VARIANT_COLUMNS, "reason"])
     if strict and len(skipped):
         first = skipped.iloc[0]
@@ -399,46 +471,28 @@ def score_variants(
         )
     if skipped_rows:
         log.warning("%d of %d variants skipped (see the skipped table)", len(skipped), len(table))
+    return ready, skipped
 
-    values = np.full((len(ready), len(score_names), len(names)), np.nan)
-    per_batch = max(1, batch_size // 2)
-    runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
-    with contextlib.ExitStack() as stack:
-        save = None
-        if save_tracks:
-            save = _TrackSaver(stack, save_tracks, len(ready), len(names), geom)
-        with runner, _progress(len(ready), progress) as bar:
-            batches = (ready[i : i + per_batch] for i in range(0, len(ready), per_batch))
-            done = 0
-            for batch, codes in prefetched(batches, lambda b: _window_codes(genome, b, geom)):
-                pred = runner.predict_codes(codes)  # (B + B_changed, T, L_out) on the device
-                values[done : done + len(batch)] = _score_batch(
-                    pred, batch, geom, width, score_names, save
-                )
-                done += len(batch)
-                bar.update(len(batch))
-        if save is not None:
-            save.finish(table.iloc[[v.row for v in ready]], names)  # renamed when the stack exits
 
-    scored = table.iloc[[v.row for v in ready]].reset_index(drop=True)
-    cols = {
-        f"{s}_{t}": values[:, si, ti]
-        for si, s in enumerate(score_names)
-        for ti, t in enumerate(names)
-    }
-    scored = pd.concat([scored, pd.DataFrame(cols)], axis=1)
-    return scored, skipped
+def _batches(ready: list[_Variant], per_batch: int) -> Iterator[tuple[int, list[_Variant]]]:
+    """Yield (index of the first variant, batch): consecutive variants sharing one window."""
+    lo = 0
+    while lo < len(ready):
+        hi = lo + 1
+        while hi < min(lo + per_batch, len(ready)) and ready[hi].geom == ready[lo].geom:
+            hi += 1
+        yield lo, ready[lo:hi]
+        lo = hi
 
 
 def _score_batch(
     pred: torch.Tensor,
     batch: list[_Variant],
-    geom: TowerGeometry,
     width: tuple[int, int],
     score_names: list[str],
     save: _TrackSaver | None,
 ) -> np.ndarray:
-    """Scores of one batch of variants.
+    """Scores of one batch of variants (all with the same window geometry).
 
     Parameters
     ----------
@@ -463,7 +517,7 @@ def _score_batch(
         pred = pred.numpy()
     ref_pred = pred[:n]  # (B, T, L_out)
     alt_pred = pred[alt_rows]
-    alt_index, valid = _pair_index(batch, geom, width)  # (B, K)
+    alt_index, valid = _pair_index(batch, batch[0].geom, width)  # (B, K)
     if isinstance(pred, torch.Tensor):
         alt_index = torch.from_numpy(alt_index).to(pred.device)
         valid = torch.from_numpy(valid).to(pred.device)
@@ -483,14 +537,14 @@ def _to_numpy(x) -> np.ndarray:
     return x.cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def _window_codes(genome: Genome, batch: list[_Variant], geom: TowerGeometry) -> np.ndarray:
+def _window_codes(genome: Genome, batch: list[_Variant]) -> np.ndarray:
     """Reference windows, then alternative windows of the variants that change the sequence.
 
     Returns
     -------
-    np.ndarray, shape (B + B_changed, L), uint8
+    np.ndarray, shape (B + B_changed, L), uint8; L is the batch's shared window
     """
-    L = geom.window
+    L = batch[0].geom.window
     refs, alts = [], []
     for v in batch:
         ref = genome.fetch(v.chrom, v.win_start, v.win_start + L)
@@ -520,17 +574,26 @@ class _TrackSaver:
 
     The archive is built on a temporary name registered on ``stack`` (renamed when the stack
     exits cleanly, removed otherwise); the per-array ``.npy`` parts live in a hidden folder
-    removed in every case.
+    removed in every case. Arrays have ``out_bins`` values per track: the longest output of
+    the run. A variant scored on a shorter window (see :func:`_reach_geometry`) is padded with
+    NaN on the right.
     """
 
     def __init__(
-        self, stack: contextlib.ExitStack, path, n: int, n_tracks: int, geom: TowerGeometry
+        self,
+        stack: contextlib.ExitStack,
+        path,
+        n: int,
+        n_tracks: int,
+        out_bins: int,
+        bin_size: int,
     ) -> None:
         self.path = Path(path)
-        self.geom = geom
+        self.out_bins = out_bins
+        self.bin_size = bin_size
         self.tmp = stack.enter_context(atomic_output(self.path, what="--save-tracks"))
         self.dir = stack.enter_context(scratch_dir(self.path, what="--save-tracks"))
-        shape = (n, n_tracks, geom.out_bins)
+        shape = (n, n_tracks, out_bins)
         self.streams: dict[str, NpyStream] = {}
         stack.callback(self._abandon)
         for k in ("ref", "alt", "alt_raw"):
@@ -538,13 +601,15 @@ class _TrackSaver:
         self.starts: list[int] = []
 
     def add(self, v: _Variant, ref: np.ndarray, alt: np.ndarray) -> None:
+        n_out = v.geom.out_bins
         on_ref = np.full_like(ref, np.nan)
-        alt_index, valid = _pair_index([v], self.geom, (0, self.geom.out_bins))
+        alt_index, valid = _pair_index([v], v.geom, (0, n_out))
         on_ref[:, valid[0]] = alt[:, alt_index[0, valid[0]]]
-        self.streams["ref"].write(ref)
-        self.streams["alt"].write(on_ref)
-        self.streams["alt_raw"].write(alt)
-        self.starts.append(v.win_start + self.geom.crop)
+        pad = np.full((ref.shape[0], self.out_bins - n_out), np.nan, dtype=np.float32)
+        self.streams["ref"].write(np.concatenate([ref, pad], axis=1))
+        self.streams["alt"].write(np.concatenate([on_ref, pad], axis=1))
+        self.streams["alt_raw"].write(np.concatenate([alt, pad], axis=1))
+        self.starts.append(v.win_start + v.geom.crop)
 
     def finish(self, rows: pd.DataFrame, names: list[str]) -> None:
         for stream in self.streams.values():
@@ -560,7 +625,7 @@ class _TrackSaver:
             ("ref_allele", rows["ref"].to_numpy(dtype=str)),
             ("alt_allele", rows["alt"].to_numpy(dtype=str)),
             ("track_names", np.array(names)),
-            ("bin_size", np.array(self.geom.bin_size)),
+            ("bin_size", np.array(self.bin_size)),
         ]
         pack_npz(self.tmp, iter(members))
 

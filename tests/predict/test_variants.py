@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from genodil.errors import InputError
+from genodil.genome.encode import encode, one_hot
 from genodil.genome.io import Genome
 from genodil.genome.vcf import read_vcf
-from genodil.predict import score_variants, write_scores
+from genodil.predict import predict, score_variants, write_scores
 from tests.helpers import random_seq, write_fasta, write_vcf
 from tests.predict.toy_models import (
+    FarTapModel,
     KernelModel,
     MotifCounter,
     SmoothNet,
@@ -333,3 +335,66 @@ def test_score_arrays_numpy_and_torch_agree():
         np.testing.assert_allclose(a[i, 2], np.abs(d[i][:, v]).max(1))
     p, q = np.clip(ref[0, 0][valid[0, 0]], 0, None), np.clip(alt[0, 0][valid[0, 0]], 0, None)
     assert a[0, 3, 0] == pytest.approx(_jsd_loop(list(p), list(q)), abs=1e-12)
+
+
+def test_reach_wide_window_sums_effects_beyond_the_configured_output(tmp_path):
+    """A window shorter than 4 x crop: the effect lies outside its output, yet is scored."""
+    seq = random_seq(600, seed=21)
+    g = Genome(write_fasta(tmp_path / "r.fa", {"c1": seq}))
+    left, right = np.array([1, 2, 3, 4.0]), np.array([10, 20, 30, 40.0])
+    model = FarTapModel(left, right, reach=20)  # crop 20, receptive field 41
+    p0 = 300
+    ref = seq[p0]
+    alt = "ACGT"[("ACGT".index(ref) + 1) % 4]
+    i_ref, i_alt = "ACGT".index(ref), "ACGT".index(alt)
+    # Output p0 + 20 reads the SNV through its left tap, output p0 - 20 through its right tap.
+    want = (left[i_alt] - left[i_ref]) + (right[i_alt] - right[i_ref])
+    assert want != 0
+
+    # The configured window (60 < 4 * 20) outputs bases p0 - 10 .. p0 + 9 only: no change there.
+    window = 60
+    ref_codes = encode(seq[p0 - 30 : p0 + 30])
+    alt_codes = ref_codes.copy()
+    alt_codes[30] = i_alt
+    onehot = torch.from_numpy(one_hot(np.stack([ref_codes, alt_codes])))
+    pred = predict(model, onehot, device="cpu")
+    assert torch.equal(pred[0], pred[1])
+
+    variants = _one(
+        [
+            ("c1", p0 + 1, ref, alt),
+            ("c1", 101, seq[100:103], seq[100]),  # deletion of 2 bases
+            ("c1", 451, seq[450], seq[450] + "GATTACA"),  # insertion of 7 bases
+        ]
+    )
+    short, _ = score_variants(model, g, variants, ["t"], window=window, scores=["SAD", "maxabs"])
+    assert short["SAD_t"][0] == want
+    changes = (left[i_alt] - left[i_ref], right[i_alt] - right[i_ref])
+    assert short["maxabs_t"][0] == max(abs(c) for c in changes)
+    # The same sums as with a window long enough to hold the whole reach.
+    long, _ = score_variants(model, g, variants, ["t"], window=400, scores=["SAD", "maxabs"])
+    pd.testing.assert_frame_equal(short, long)
+    # A model that does not declare its receptive field keeps the configured window.
+    plain = KernelModel(model.conv.weight.detach().numpy(), crop=20)
+    blind, _ = score_variants(plain, g, variants.iloc[:1], ["t"], window=window, scores=["SAD"])
+    assert blind["SAD_t"][0] == 0
+
+
+def test_reach_wide_tracks_are_saved_padded(tmp_path):
+    """An SNV fits an 82-bp window; a 7-bp insertion needs a longer one: rows are NaN-padded."""
+    seq = random_seq(600, seed=22)
+    g = Genome(write_fasta(tmp_path / "r.fa", {"c1": seq}))
+    model = FarTapModel([1, 2, 3, 4], [5, 6, 7, 8], reach=20)
+    alt = "C" if seq[300] != "C" else "A"
+    variants = _one([("c1", 301, seq[300], alt), ("c1", 401, seq[400], seq[400] + "GATTACA")])
+    out = tmp_path / "tracks.npz"
+    score_variants(model, g, variants, ["t"], window=82, save_tracks=out, scores=["SAD"])
+    saved = np.load(out)
+    track = reference_track(seq, model.conv.weight.detach().numpy())[0]
+    n_long = saved["ref"].shape[-1]
+    assert n_long > 42  # the insertion's window outputs more than the configured 82 - 2 * 20
+    for row, (p0, n_out) in enumerate([(300, 42), (400, n_long)]):
+        start = p0 - n_out // 2
+        assert int(saved["start"][row]) == start
+        np.testing.assert_array_equal(saved["ref"][row, 0, :n_out], track[start : start + n_out])
+        assert np.isnan(saved["ref"][row, 0, n_out:]).all()

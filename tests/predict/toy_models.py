@@ -145,3 +145,19 @@ def integer_weight(n_tracks: int, k: int, seed: int = 0) -> np.ndarray:
     """Random small integer weights (T, 4, K)."""
     rng = np.random.default_rng(seed)
     return rng.integers(-3, 4, size=(n_tracks, 4, k)).astype(np.float32)
+
+
+class FarTapModel(KernelModel):
+    """Output base ``i`` reads only the bases ``reach`` bp left and right of it.
+
+    ``signal[i] = left[x[i - reach]] + right[x[i + reach]]`` (per base A, C, G, T; N gives 0),
+    so a change at ``p`` alters only outputs ``p - reach`` and ``p + reach``. It declares its
+    ``receptive_field`` (``2 * reach + 1``) as DilatedResNet does.
+    """
+
+    def __init__(self, left, right, reach: int, crop: int | None = None) -> None:
+        weight = np.zeros((1, 4, 2 * reach + 1), dtype=np.float32)
+        weight[0, :, 0] = left
+        weight[0, :, -1] = right
+        super().__init__(weight, crop=reach if crop is None else crop)
+        self.receptive_field = 2 * reach + 1
