@@ -6,9 +6,11 @@ Every file is real (pyfaidx and pyBigWig read them); nothing is mocked.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -84,3 +86,14 @@ def write_vcf(
         lines.append(f"{chrom}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t.")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def interval_table(text: str) -> pd.DataFrame:
+    """An interval table (chrom, start, end int64) from whitespace-separated text with a header."""
+    df = pd.read_csv(StringIO(text), sep=r"\s+", dtype={"chrom": object})
+    return df.astype({"start": np.int64, "end": np.int64})
+
+
+def interval_rows(df: pd.DataFrame) -> list[tuple]:
+    """The (chrom, start, end) rows of an interval table, as plain Python values."""
+    return [(str(c), int(s), int(e)) for c, s, e in zip(df.chrom, df.start, df.end, strict=True)]

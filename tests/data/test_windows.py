@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,20 +19,11 @@ from genodil.data.windows import (
 from genodil.errors import InputError
 from genodil.genome.intervals import intervals_overlap
 from genodil.genome.io import Genome
-from tests.helpers import random_seq, write_fasta
-
-
-def _table(text: str) -> pd.DataFrame:
-    df = pd.read_csv(StringIO(text), sep=r"\s+", dtype={"chrom": object})
-    return df.astype({"start": np.int64, "end": np.int64})
-
-
-def _rows(df: pd.DataFrame) -> list[tuple]:
-    return [(str(c), int(s), int(e)) for c, s, e in zip(df.chrom, df.start, df.end, strict=True)]
+from tests.helpers import interval_rows, interval_table, random_seq, write_fasta
 
 
 def test_tile_windows_known_answer():
-    intervals = _table(
+    intervals = interval_table(
         """chrom start end
            a     0     25
            b     5     15
@@ -42,22 +31,22 @@ def test_tile_windows_known_answer():
     )
     got = tile_windows(intervals, window=10, stride=8)
     # a: 0, 8, then one flush with the end (15); b: exactly one; c: too short
-    assert _rows(got) == [("a", 0, 10), ("a", 8, 18), ("a", 15, 25), ("b", 5, 15)]
+    assert interval_rows(got) == [("a", 0, 10), ("a", 8, 18), ("a", 15, 25), ("b", 5, 15)]
 
 
 def test_split_intervals_by_chromosome_and_region_with_margin():
     sizes = {"II": 1000, "IV": 2000, "XVI": 500}
     iv = split_intervals(sizes, {"valid": ["IV:0-600"], "test": ["XVI"]}, margin=7)
-    assert _rows(iv["valid"]) == [("IV", 0, 600)]
-    assert _rows(iv["test"]) == [("XVI", 0, 500)]
-    assert _rows(iv["train"]) == [("II", 0, 1000), ("IV", 607, 2000)]
+    assert interval_rows(iv["valid"]) == [("IV", 0, 600)]
+    assert interval_rows(iv["test"]) == [("XVI", 0, 500)]
+    assert interval_rows(iv["train"]) == [("II", 0, 1000), ("IV", 607, 2000)]
 
 
 def test_split_intervals_explicit_train():
     sizes = {"a": 100, "b": 100, "c": 100}
     iv = split_intervals(sizes, {"train": ["a", "b:0-50"], "val": ["c"]})
-    assert _rows(iv["train"]) == [("a", 0, 100), ("b", 0, 50)]
-    assert _rows(iv["valid"]) == [("c", 0, 100)]
+    assert interval_rows(iv["train"]) == [("a", 0, 100), ("b", 0, 50)]
+    assert interval_rows(iv["valid"]) == [("c", 0, 100)]
 
 
 @pytest.mark.parametrize(
@@ -96,22 +85,22 @@ def test_random_tiles_never_overlap_held_out_regions():
 
 
 def test_region_windows_centred_and_moved_inside():
-    bed = _table("chrom start end\n a 100 110\n a 0 4\n a 995 1000\n b 10 20")
+    bed = interval_table("chrom start end\n a 100 110\n a 0 4\n a 995 1000\n b 10 20")
     bed["name"] = ["p1", "p2", "p3", "p4"]
     got = region_windows(bed, window=50, chrom_sizes={"a": 1000, "b": 30})
-    assert _rows(got) == [("a", 80, 130), ("a", 0, 50), ("a", 950, 1000)]  # b is too short
+    assert interval_rows(got) == [("a", 80, 130), ("a", 0, 50), ("a", 950, 1000)]  # b is too short
     assert got["name"].tolist() == ["p1", "p2", "p3"]
 
 
 def test_split_windows_assigns_whole_windows():
-    w = _table("chrom start end\n a 0 10\n a 45 55\n a 60 70\n b 0 10")
+    w = interval_table("chrom start end\n a 0 10\n a 45 55\n a 60 70\n b 0 10")
     iv = {
-        "train": _table("chrom start end\n a 0 50\n b 0 100"),
-        "valid": _table("chrom start end\n a 50 100"),
+        "train": interval_table("chrom start end\n a 0 50\n b 0 100"),
+        "valid": interval_table("chrom start end\n a 50 100"),
     }
     got = split_windows(w, iv)
-    assert _rows(got["train"]) == [("a", 0, 10), ("b", 0, 10)]
-    assert _rows(got["valid"]) == [("a", 60, 70)]
+    assert interval_rows(got["train"]) == [("a", 0, 10), ("b", 0, 10)]
+    assert interval_rows(got["valid"]) == [("a", 60, 70)]
 
 
 def test_n_fraction_matches_sequence_count(tmp_path):
@@ -134,8 +123,8 @@ def test_n_fraction_matches_sequence_count(tmp_path):
 
 
 def test_drop_blacklisted_uses_output_region():
-    w = _table("chrom start end\n a 0 100\n a 100 200\n a 200 300")
-    black = _table("chrom start end\n a 195 205")
+    w = interval_table("chrom start end\n a 0 100\n a 100 200\n a 200 300")
+    black = interval_table("chrom start end\n a 195 205")
     # crop 10: output regions [10,90) [110,190) [210,290): none hit
     assert len(drop_blacklisted(w, black, crop=10)) == 3
-    assert _rows(drop_blacklisted(w, black, crop=0)) == [("a", 0, 100)]
+    assert interval_rows(drop_blacklisted(w, black, crop=0)) == [("a", 0, 100)]

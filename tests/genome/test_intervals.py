@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,15 +13,7 @@ from genodil.genome.intervals import (
     subtract_intervals,
     tile_intervals,
 )
-
-
-def _table(text: str) -> pd.DataFrame:
-    df = pd.read_csv(StringIO(text), sep=r"\s+", dtype={"chrom": object})
-    return df.astype({"start": np.int64, "end": np.int64})
-
-
-def _rows(df: pd.DataFrame) -> list[tuple]:
-    return [(str(c), int(s), int(e)) for c, s, e in zip(df.chrom, df.start, df.end, strict=True)]
+from tests.helpers import interval_rows, interval_table
 
 
 def _random_table(rng: np.random.Generator, n: int, chroms=("a", "b")) -> pd.DataFrame:
@@ -39,16 +29,16 @@ def _random_table(rng: np.random.Generator, n: int, chroms=("a", "b")) -> pd.Dat
 
 def _covered(df: pd.DataFrame, chrom: str, size: int = 300) -> np.ndarray:
     mask = np.zeros(size, bool)
-    for c, s, e in _rows(df):
+    for c, s, e in interval_rows(df):
         if c == chrom:
             mask[s:e] = True
     return mask
 
 
 def test_subtract_intervals_known_answer():
-    a = _table("chrom start end\n a 0 100\n b 0 50")
-    b = _table("chrom start end\n a 10 20\n a 15 30\n a 90 120\n c 0 5")
-    assert _rows(subtract_intervals(a, b)) == [("a", 0, 10), ("a", 30, 90), ("b", 0, 50)]
+    a = interval_table("chrom start end\n a 0 100\n b 0 50")
+    b = interval_table("chrom start end\n a 10 20\n a 15 30\n a 90 120\n c 0 5")
+    assert interval_rows(subtract_intervals(a, b)) == [("a", 0, 10), ("a", 30, 90), ("b", 0, 50)]
 
 
 def test_merge_intervals_matches_base_mask_and_joins_touching():
@@ -62,7 +52,8 @@ def test_merge_intervals_matches_base_mask_and_joins_touching():
             np.testing.assert_array_equal(_covered(part, chrom), _covered(df, chrom), str(trial))
             # disjoint and not touching: merged
             assert (part["start"].to_numpy()[1:] > part["end"].to_numpy()[:-1]).all()
-    assert _rows(merge_intervals(_table("chrom start end\n a 0 5\n a 5 9"))) == [("a", 0, 9)]
+    touching = interval_table("chrom start end\n a 0 5\n a 5 9")
+    assert interval_rows(merge_intervals(touching)) == [("a", 0, 9)]
 
 
 def test_subtract_overlap_and_contain_match_loops():
@@ -74,25 +65,25 @@ def test_subtract_overlap_and_contain_match_loops():
             np.testing.assert_array_equal(_covered(subtract_intervals(a, b), chrom), want)
         pad = int(rng.integers(0, 3))
         mask = {c: _covered(b, c) for c in ("a", "b")}
-        overlap = [mask[c][max(s - pad, 0) : e + pad].any() for c, s, e in _rows(a)]
+        overlap = [mask[c][max(s - pad, 0) : e + pad].any() for c, s, e in interval_rows(a)]
         inside = [
-            any(c == c2 and s2 <= s and e <= e2 for c2, s2, e2 in _rows(merge_intervals(b)))
-            for c, s, e in _rows(a)
+            any(c == c2 and s2 <= s and e <= e2 for c2, s2, e2 in interval_rows(merge_intervals(b)))
+            for c, s, e in interval_rows(a)
         ]
         assert intervals_overlap(a, b, pad=pad).tolist() == overlap, trial
         assert intervals_contain(a, b).tolist() == inside, trial
 
 
 def test_intervals_overlap_is_half_open():
-    w = _table("chrom start end\n a 0 10\n a 10 20\n a 25 30\n b 0 10")
-    iv = _table("chrom start end\n a 10 11")
+    w = interval_table("chrom start end\n a 0 10\n a 10 20\n a 25 30\n b 0 10")
+    iv = interval_table("chrom start end\n a 10 11")
     assert intervals_overlap(w, iv).tolist() == [False, True, False, False]
     assert intervals_overlap(w, iv, pad=1).tolist() == [True, True, False, False]
 
 
 def _tile_loop(df: pd.DataFrame, size: int, stride: int, last: str) -> list[tuple]:
     out = []
-    for i, (c, s, e) in enumerate(_rows(df)):
+    for i, (c, s, e) in enumerate(interval_rows(df)):
         pos = s
         while pos < e:
             if last == "partial":
@@ -112,13 +103,13 @@ def test_tile_intervals_matches_loop(last):
         df = _random_table(rng, int(rng.integers(0, 6)))
         size, stride = int(rng.integers(1, 12)), int(rng.integers(1, 12))
         got = tile_intervals(df, size, stride, last=last)
-        rows = [(*r, int(i)) for r, i in zip(_rows(got), got["interval"], strict=True)]
+        rows = [(*r, int(i)) for r, i in zip(interval_rows(got), got["interval"], strict=True)]
         assert rows == _tile_loop(df, size, stride, last), (trial, size, stride)
 
 
 def test_tile_intervals_partial_covers_every_base_once():
-    df = _table("chrom start end\n a 3 20\n b 0 4")
+    df = interval_table("chrom start end\n a 3 20\n b 0 4")
     got = tile_intervals(df, 6, 6, last="partial")
-    assert _rows(got) == [("a", 3, 9), ("a", 9, 15), ("a", 15, 20), ("b", 0, 4)]
+    assert interval_rows(got) == [("a", 3, 9), ("a", 9, 15), ("a", 15, 20), ("b", 0, 4)]
     with pytest.raises(ValueError, match=">= 1"):
         tile_intervals(df, 0, 6)
