@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
+from genodil.genome.strands import rc_map
 
 __all__ = ["FORMS", "Objective", "ScalarModel"]
 
@@ -111,12 +112,7 @@ def as_dict(out: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
 
 def rc_map_outputs(out: dict[str, Tensor], strand_pairs: Sequence[int] | None) -> dict:
     """Map every output of a reverse-complemented input onto the forward strand."""
-    mapped = {}
-    for key, value in out.items():
-        if strand_pairs is not None:
-            value = value[:, list(strand_pairs)]
-        mapped[key] = value.flip(-1) if value.ndim == 3 else value
-    return mapped
+    return {key: rc_map(value, strand_pairs) for key, value in out.items()}
 
 
 class ScalarModel(nn.Module):
