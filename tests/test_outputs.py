@@ -468,3 +468,10 @@ def test_cli_simulate_under_a_file_is_exit_2(tmp_path):
     _assert_clean_exit_2(proc)
     assert "blocker" in proc.stderr
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_cli_evaluate_out_is_a_directory(model_files, tmp_path):
+    (tmp_path / "metrics.json").mkdir()
+    proc = _cli("evaluate", "--checkpoint", model_files["ckpt"], "--out", tmp_path / "metrics.json")
+    _assert_clean_exit_2(proc)
+    assert "existing directory" in proc.stderr

@@ -34,7 +34,7 @@ from genodil.data.tracks import TrackSourceBase, TrackSpec
 from genodil.errors import InputError
 from genodil.genome.encode import N_CODE
 from genodil.genome.io import ChromAlias, Genome, alias_chrom
-from genodil.outputs import atomic_output, write_atomic
+from genodil.outputs import atomic_output, ensure_writable_dir, write_atomic
 
 __all__ = ["CACHE_VERSION", "CachedGenome", "CachedTracks", "build_cache"]
 
@@ -314,10 +314,7 @@ def build_cache(
         raise InputError(f"cache_dtype must be 'float32' or 'float16', not {dtype!r}")
     np_dtype = np.dtype(dtype)
     cache_dir = Path(cache_dir)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create cache_dir {cache_dir}: {e}") from e
+    ensure_writable_dir(cache_dir, "data.cache_dir")
     chroms = list(chroms) if chroms is not None else genome.chroms
     track_sizes = {c: genome.chrom_sizes[c] for c in chroms}
     with _locked(cache_dir):
