@@ -487,6 +487,18 @@ def _clear_run(run_dir: Path) -> None:
     (run_dir / "config.yaml").unlink(missing_ok=True)
 
 
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK")
+
+
+def _is_launch_rank_zero() -> bool:
+    """True unless this process is a non-zero rank of a distributed launch.
+
+    Lightning's DDP launcher re-runs the command for ranks 1..N-1 with ``LOCAL_RANK`` set;
+    torchrun and SLURM set ``RANK``/``NODE_RANK``. The run-folder guard belongs to rank 0.
+    """
+    return all(os.environ.get(k, "0") == "0" for k in _RANK_VARIABLES)
+
+
 def train(
     cfg,
     run_dir: str | os.PathLike,
@@ -522,7 +534,10 @@ def train(
     from genodil.train.settings import TrainSettings
 
     run_dir = Path(run_dir)
-    _check_run_dir(run_dir, resume, overwrite)
+    if _is_launch_rank_zero():
+        # Other ranks start after rank 0 wrote config.yaml: they must not take it for an
+        # earlier run's state.
+        _check_run_dir(run_dir, resume, overwrite)
     ckpt_path = None
     if resume:
         ckpt_path = resume_checkpoint(run_dir)

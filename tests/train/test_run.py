@@ -198,8 +198,8 @@ class Dump(L.Callback):
 orig = run_mod._trainer
 
 
-def _with_dump(settings, run_dir, extra, progress):
-    trainer = orig(settings, run_dir, extra, progress)
+def _with_dump(*args, **kwargs):
+    trainer = orig(*args, **kwargs)
     trainer.callbacks.append(Dump())
     return trainer
 
@@ -232,3 +232,16 @@ def test_ddp_two_cpu_processes_agree_on_weights(tiny_config, tmp_path):
     assert r0[0] == r1[0]
     # SyncBatchNorm needs CUDA: on CPU (gloo) each process keeps its own BatchNorm statistics.
     assert r0[1] == r1[1] == "False"
+
+
+@pytest.mark.parametrize("var", ["RANK", "LOCAL_RANK", "NODE_RANK"])
+def test_run_folder_guard_is_rank_zeros_job(tiny_config, tmp_path, monkeypatch, var):
+    from genodil.train.run import _is_launch_rank_zero
+
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert _is_launch_rank_zero()
+    monkeypatch.setenv(var, "0")
+    assert _is_launch_rank_zero()
+    monkeypatch.setenv(var, "1")
+    assert not _is_launch_rank_zero()
