@@ -220,13 +220,8 @@ def predict_regions(
         Model input length L in bp.
     batch_size : int
         Windows per forward pass.
-    device : {"auto", "cpu", "cuda"}
-    rc_average : bool
-        Average forward and reverse-complement predictions (tracks swapped by
-        ``strand_pairs``, default ``model.strand_pairs``).
-    strand_pairs : list of int or None
-    precision : {"auto", "32", "bf16"}
-        ``auto``: bf16 autocast on CUDA, float32 on CPU.
+    device, rc_average, strand_pairs, precision
+        As in :func:`genodil.predict.runner.predict`.
     progress : bool
         Progress bar on stderr (only when it is a terminal).
     npz : path or None
@@ -250,86 +245,115 @@ def predict_regions(
     merged = merge_regions(regions, genome, geom.bin_size)
     if merged.empty:
         raise InputError("no regions to predict: give at least one region")
-    out_dir = Path(out_dir)
+    final, npz_path, paths = _check_outputs(Path(out_dir), names, npz)
+    with (
+        atomic_outputs(list(paths.values()), what=list(paths)) as temps,
+        contextlib.ExitStack() as stack,
+    ):
+        npz_dir = stack.enter_context(scratch_dir(npz_path, what="--npz")) if npz_path else None
+        bigwigs = dict(zip(names, temps[: len(names)], strict=True))
+        writer = _TileWriter(stack, genome, merged, geom, bigwigs, final, zooms, npz_dir)
+        runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
+        total_bp = int((merged["end"] - merged["start"]).sum())
+        with runner, _progress_bar(total_bp, progress) as bar:
+            for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
+                for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
+                    bar.update(writer.write(tile, vals[:, : tile.n_bins]))
+        npy_files = writer.close()
+        if npz_path is not None:
+            extra = [("_track_names", np.array(names)), ("_bin_size", np.array(geom.bin_size))]
+            pack_npz(temps[-1], iter([*npy_files, *extra]))
+    return final
+
+
+def _check_outputs(
+    out_dir: Path, names: list[str], npz: str | os.PathLike | None
+) -> tuple[dict[str, Path], Path | None, dict[str, Path]]:
+    """Output paths, checked for collisions and writability.
+
+    Returns
+    -------
+    (bigWig path per track, the ``.npz`` path or None, every output path by description)
+    """
     final = {name: out_dir / f"{name}.bw" for name in names}
     npz_path = Path(npz) if npz is not None else None
     outputs = {f"bigWig of track {name}": path for name, path in final.items()}
     outputs["--npz"] = npz_path
     check_outputs(outputs, {"--out": out_dir}, writable=True)
-    paths = [p for p in outputs.values() if p is not None]
-    with atomic_outputs(paths, what=[k for k, p in outputs.items() if p is not None]) as temps:
-        tmp = dict(zip(names, temps, strict=False))
-        npz_tmp = temps[-1] if npz_path is not None else None
-        with contextlib.ExitStack() as stack:
-            npz_dir = stack.enter_context(scratch_dir(npz_path, what="--npz")) if npz_path else None
-            header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
-            writers: dict[str, object] = {}
-            npy_files: list[tuple[str, Path]] = []
-            npy: NpyStream | None = None
-            total_bp = int((merged["end"] - merged["start"]).sum())
-            try:
-                for name in names:
-                    bw = pyBigWig.open(str(tmp[name]), "w")  # folder proven writable above
-                    if bw is None:
-                        raise InputError(f"cannot write {final[name]}: check {out_dir} is writable")
-                    writers[name] = bw
-                    bw.addHeader(header, maxZooms=int(zooms))
-                runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
-                with runner, _progress_bar(total_bp, progress) as bar:
-                    current = -1
-                    for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
-                        for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
-                            vals = vals[:, : tile.n_bins]
-                            _write_tile(writers, names, tile, vals, geom.bin_size)
-                            if npz_dir is not None:
-                                if tile.region != current:
-                                    npy, current = _next_npy(
-                                        npy, npz_dir, npy_files, merged, tile, len(names), geom
-                                    )
-                                npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
-                            end = min(
-                                tile.out_start + tile.n_bins * geom.bin_size, tile.chrom_size
-                            )
-                            bar.update(end - tile.out_start)
-                    if npy is not None:
-                        npy.close()
-                        npy = None
-                for bw in writers.values():
-                    bw.close()
-                writers.clear()
-                if npz_tmp is not None:
-                    members = [
-                        *npy_files,
-                        ("_track_names", np.array(names)),
-                        ("_bin_size", np.array(geom.bin_size)),
-                    ]
-                    pack_npz(npz_tmp, iter(members))
-            finally:
-                for bw in writers.values():
-                    bw.close()
-                if npy is not None:
-                    npy.abandon()
-    return final
+    return final, npz_path, {k: p for k, p in outputs.items() if p is not None}
 
 
-def _next_npy(
-    npy: NpyStream | None,
-    npz_dir: Path,
-    npy_files: list[tuple[str, Path]],
-    merged: pd.DataFrame,
-    tile: _Tile,
-    n_tracks: int,
-    geom: TowerGeometry,
-) -> tuple[NpyStream, int]:
-    """Close the current region's array and start the next one, shape (T, n_bins)."""
-    if npy is not None:
-        npy.close()
-    chrom, start, end = merged.iloc[tile.region]
-    n_bins = -(-(int(end) - int(start)) // geom.bin_size)
-    key = _region_key(chrom, int(start), int(end), tile.chrom_size)
-    path = npz_dir / f"{len(npy_files)}.npy"
-    npy_files.append((key, path))
-    return NpyStream(path, (n_tracks, n_bins), fortran_order=True), tile.region
+class _TileWriter:
+    """Write predicted tiles to one bigWig per track (and ``.npy`` parts for the ``.npz``).
+
+    With ``npz_dir``, each merged region also gets one ``.npy`` of shape (T, n_bins), stored
+    column-major. Open files are closed (bigWigs) or abandoned (``.npy``) through ``stack``
+    when the work fails; :meth:`close` finishes them on success.
+    """
+
+    def __init__(
+        self,
+        stack: contextlib.ExitStack,
+        genome: Genome,
+        merged: pd.DataFrame,
+        geom: TowerGeometry,
+        paths: dict[str, Path],
+        final: dict[str, Path],
+        zooms: int,
+        npz_dir: Path | None,
+    ) -> None:
+        self.merged, self.geom, self.npz_dir = merged, geom, npz_dir
+        self.names = list(paths)
+        self.writers: dict[str, object] = {}
+        self.npy: NpyStream | None = None
+        self.npy_files: list[tuple[str, Path]] = []
+        self.current = -1
+        stack.callback(self._abandon)
+        header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
+        for name, path in paths.items():
+            bw = pyBigWig.open(str(path), "w")  # folder proven writable by check_outputs
+            if bw is None:
+                raise InputError(f"cannot write {final[name]}: check {path.parent} is writable")
+            self.writers[name] = bw
+            bw.addHeader(header, maxZooms=int(zooms))
+
+    def write(self, tile: _Tile, vals: np.ndarray) -> int:
+        """Add one tile's values (T, n_bins); returns the bases it covers."""
+        _write_tile(self.writers, self.names, tile, vals, self.geom.bin_size)
+        if self.npz_dir is not None:
+            if tile.region != self.current:
+                self._next_npy(tile)
+            self.npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
+        end = min(tile.out_start + tile.n_bins * self.geom.bin_size, tile.chrom_size)
+        return end - tile.out_start
+
+    def _next_npy(self, tile: _Tile) -> None:
+        """Close the current region's array and start the one of ``tile``'s region."""
+        if self.npy is not None:
+            self.npy.close()
+        chrom, start, end = self.merged.iloc[tile.region]
+        n_bins = -(-(int(end) - int(start)) // self.geom.bin_size)
+        key = _region_key(chrom, int(start), int(end), tile.chrom_size)
+        path = self.npz_dir / f"{len(self.npy_files)}.npy"
+        self.npy_files.append((key, path))
+        self.npy = NpyStream(path, (len(self.names), n_bins), fortran_order=True)
+        self.current = tile.region
+
+    def close(self) -> list[tuple[str, Path]]:
+        """Finish every file; returns the ``(npz key, .npy path)`` of each region."""
+        if self.npy is not None:
+            self.npy.close()
+            self.npy = None
+        for bw in self.writers.values():
+            bw.close()
+        self.writers.clear()
+        return self.npy_files
+
+    def _abandon(self) -> None:
+        for bw in self.writers.values():
+            bw.close()
+        if self.npy is not None:
+            self.npy.abandon()
 
 
 def _run_batches(
