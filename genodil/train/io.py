@@ -142,14 +142,17 @@ def _read_checkpoint(ckpt_path: Path, map_location: str) -> Any:
 
     try:
         return torch.load(ckpt_path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, which would run code from the
-        # file: never repeat that advice.
-        why = "it holds Python objects that a safe load refuses"
-    except Exception:  # noqa: BLE001 - torch raises KeyError, OSError, EOFError, ... here
+    except Exception as e:  # noqa: BLE001 - torch raises KeyError, OSError, EOFError, ...
         with open(ckpt_path, "rb") as fh:
             is_zip = fh.read(4) == b"PK\x03\x04"
-        why = "it is truncated or damaged" if is_zip else "it is not a PyTorch checkpoint"
+        if isinstance(e, pickle.UnpicklingError) and "Unsupported global" in str(e):
+            # torch's own message suggests weights_only=False, which would run code from the
+            # file: never repeat that advice.
+            why = "it holds Python objects that a safe load refuses"
+        elif is_zip:
+            why = "it is truncated or damaged"
+        else:
+            why = "it is not a PyTorch checkpoint"
     raise InputError(
         f"cannot read checkpoint {ckpt_path}: {why}. Give a complete checkpoint written by "
         "`genodil train` (an interrupted run leaves its previous complete one in place)"

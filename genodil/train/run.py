@@ -550,6 +550,7 @@ def train(
             logging.getLogger(name).setLevel(logging.WARNING)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     dm, module, _ = build_run(cfg)
+    dm.setup("fit")  # window tables (blacklist, N filter): fail before anything is written
     interrupt = _InterruptFlag()
     trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress, interrupt)
     if trainer.is_global_zero:
