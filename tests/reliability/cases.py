@@ -52,9 +52,9 @@ CASES: list[Case] = []
 
 # Cases whose fix belongs to another part of issue 10 that is not on main yet; strict xfail,
 # so each turns into a failure (to be unmarked) the moment it is fixed.
-OUTPUTS_PENDING = (
-    "issue 10 items 5, 6, 15 and --out collisions: atomic outputs and unwritable or full "
-    "folders (genodil/outputs.py) are not on main yet"
+PREDICT_DISK_FULL = (
+    "libBigWig reports a failed write only on stderr at close ('[bwClose] ... likely "
+    "truncated'): predict exits 0 with truncated bigWigs when the disk fills (issue 10 item 5)"
 )
 CLI_PENDING = "issue 10 items 8 and 12, demo --max-minutes, config wording: not on main yet"
 
@@ -1065,13 +1065,13 @@ def interpret_unknown_method(ws, shared):
 # --------------------------------------------------------------------------- outputs
 
 
-@case("outputs", "predict", xfail=OUTPUTS_PENDING)
+@case("outputs", "predict")
 def predict_out_is_an_existing_file(ws, shared):
     (ws / "pred").write_text("keep me\n")
     return Run(_predict_fasta(ws, shared, shared.fasta), [str(ws / "pred")])
 
 
-@case("outputs", "predict", xfail=OUTPUTS_PENDING)
+@case("outputs", "predict")
 def predict_npz_equal_to_a_track_bigwig(ws, shared):
     return Run(
         [*_predict_fasta(ws, shared, shared.fasta), "--npz", str(ws / "pred" / "a.bw")],
@@ -1079,20 +1079,20 @@ def predict_npz_equal_to_a_track_bigwig(ws, shared):
     )
 
 
-@case("outputs", "score-variants", xfail=OUTPUTS_PENDING)
+@case("outputs", "score-variants")
 def score_out_is_an_existing_directory(ws, shared):
     (ws / "scores.tsv").mkdir()
     return Run(_score(shared, ws), [str(ws / "scores.tsv")])
 
 
-@case("outputs", "score-variants", xfail=OUTPUTS_PENDING)
+@case("outputs", "score-variants")
 def score_save_tracks_equal_to_out(ws, shared):
     return Run(
         _score(shared, ws, "--save-tracks", str(ws / "scores.tsv")), [str(ws / "scores.tsv")]
     )
 
 
-@case("outputs", "evaluate", xfail=OUTPUTS_PENDING)
+@case("outputs", "evaluate")
 def evaluate_out_is_an_existing_directory(ws, shared):
     (ws / "m.json").mkdir()
     return Run(
@@ -1111,7 +1111,7 @@ def _ro(ws: Path) -> Path:
     return folder
 
 
-@case("faults", "predict", xfail=OUTPUTS_PENDING)
+@case("faults", "predict")
 def predict_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     args = _predict_fasta(ws, shared, shared.fasta)
@@ -1119,13 +1119,13 @@ def predict_into_read_only_folder(ws, shared):
     return Run(args, [str(folder)], read_only=folder)
 
 
-@case("faults", "score-variants", xfail=OUTPUTS_PENDING)
+@case("faults", "score-variants")
 def score_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(_score(shared, ws, out=folder / "s.tsv"), [str(folder)], read_only=folder)
 
 
-@case("faults", "evaluate", xfail=OUTPUTS_PENDING)
+@case("faults", "evaluate")
 def evaluate_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(
@@ -1135,7 +1135,7 @@ def evaluate_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "merge-bigwig", xfail=OUTPUTS_PENDING)
+@case("faults", "merge-bigwig")
 def merge_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(
@@ -1145,7 +1145,7 @@ def merge_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "interpret", xfail=OUTPUTS_PENDING)
+@case("faults", "interpret")
 def interpret_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(
@@ -1165,7 +1165,7 @@ def interpret_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "receptive-field", xfail=OUTPUTS_PENDING)
+@case("faults", "receptive-field")
 def receptive_field_plot_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(
@@ -1175,13 +1175,13 @@ def receptive_field_plot_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "simulate", xfail=OUTPUTS_PENDING)
+@case("faults", "simulate")
 def simulate_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(["simulate", "--out", str(folder / "sim")], [str(folder)], read_only=folder)
 
 
-@case("faults", "train", xfail=OUTPUTS_PENDING)
+@case("faults", "train")
 def train_into_read_only_folder(ws, shared):
     folder = _ro(ws)
     return Run(
@@ -1191,19 +1191,19 @@ def train_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "predict", xfail=OUTPUTS_PENDING)
+@case("faults", "predict", xfail=PREDICT_DISK_FULL)
 def predict_disk_full(ws, shared):
     return Run(
         _predict_fasta(ws, shared, shared.fasta, "c1:0-6000"), [str(ws / "pred")], fsize=2000
     )
 
 
-@case("faults", "score-variants", xfail=OUTPUTS_PENDING)
+@case("faults", "score-variants")
 def score_disk_full(ws, shared):
     return Run(_score(shared, ws), [str(ws / "scores.tsv")], fsize=100)
 
 
-@case("faults", "evaluate", xfail=OUTPUTS_PENDING)
+@case("faults", "evaluate")
 def evaluate_disk_full(ws, shared):
     return Run(
         ["evaluate", "--checkpoint", str(shared.run), "--out", str(ws / "m.json")],
@@ -1212,7 +1212,7 @@ def evaluate_disk_full(ws, shared):
     )
 
 
-@case("faults", "train", xfail=OUTPUTS_PENDING)
+@case("faults", "train")
 def train_disk_full(ws, shared):
     return Run(
         ["train", "--config", str(shared.config), "--out", str(ws / "run"), "--quiet"],
