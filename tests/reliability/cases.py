@@ -463,7 +463,7 @@ def interpret_region_past_chromosome_end(ws, shared):
             "--out",
             str(ws / "interp"),
         ],
-        ["c2:2950-3050", "past the end"],
+        ["c2:2950-3050", "outside c2"],
     )
 
 
