@@ -180,7 +180,19 @@ def test_vcf_refs_match_fasta_and_records_are_valid(tiny, genome):
     assert {"neutral_snv", "neutral_del", "neutral_ins"} <= prefixes
     assert prefixes & {"break_cage_plus_tata", "break_cage_minus_tata"}
     assert prefixes & {"create_cage_plus_tata", "create_cage_minus_tata"}
-    assert len(records) == 4 * 20  # every kind found its quota on every chromosome
+    enhancer_breaks = [r for r in records if r.info["CLASS"] == "enhancer_break"]
+    assert len(records) == 4 * 20 + len(enhancer_breaks)  # every kind found its quota
+    assert len(enhancer_breaks) >= 8
+    for r in enhancer_breaks:
+        assert r.id.startswith("break_longrange_gata") and r.info["TRACK"] == "longrange"
+        assert r.info["DIST"] in (500, 1000, 2000, 4000, 8000)
+    assert {r.info["CLASS"] for r in records} == {
+        "snv_break",
+        "snv_create",
+        "enhancer_break",
+        "indel",
+        "neutral",
+    }
     vf.close()
 
 
@@ -211,6 +223,7 @@ def test_regions_and_manifest(tiny, genome):
         "distal": None,
         "cage_plus": "cage_minus",
         "cage_minus": "cage_plus",
+        "longrange": None,
     }
 
 
@@ -257,7 +270,7 @@ def test_truth_sites_are_in_fasta_with_their_scores(truth, genome):
     for name in sim.MOTIFS:
         rows = [r for r in planted if r["motif"] == name]
         occupied = [r for r in rows if float(r["occupancy"]) >= 0.5]
-        assert len(occupied) > 0.8 * len(rows) > 20, name
+        assert len(occupied) > 0.7 * len(rows) > 8, name
 
 
 def test_local_track_is_high_at_sites(tiny, truth, genome):
@@ -386,6 +399,17 @@ def slow_tracks(seq: str) -> dict[str, np.ndarray]:
         for i in range(p_start - 240, p_start + 10 + 240):
             if 0 <= i < n:
                 out["distal"][i] += height * math.exp(-((i + 0.5 - cp) ** 2) / (2 * 60.0**2))
+    for p_start, _, p_occ in site_list["nfy"]:
+        cp = p_start + 5.5
+        e_in = sum(
+            o * math.sqrt(1000 / max(abs(s + 5.5 - cp), 1000))
+            for s, _, o in site_list["gata"]
+            if abs(s + 5.5 - cp) <= 8500
+        )
+        for i in range(p_start - 240, p_start + 11 + 240):
+            if 0 <= i < n:
+                g = math.exp(-((i + 0.5 - cp) ** 2) / (2 * 60.0**2))
+                out["longrange"][i] += p_occ * (2 + 40 * e_in) * g
     for start, strand, occ in site_list["tata"]:
         for x in range(400):
             i = start + 11 + x if strand == 1 else start - 1 - x
@@ -406,6 +430,9 @@ def test_expected_tracks_match_slow_reference():
             (4500, "ets", "-"),  # 2.5 kb from the promoter: counts
             (7600, "sp1", "-"),  # the same enhancer, 3.1 kb to its left
             (8700, "tata", "-"),
+            (3000, "nfy", "+"),
+            (5200, "gata", "-"),  # 2.2 kb from the nfy promoter
+            (8400, "gata", "+"),  # 5.4 kb
         ],
     )
     seq = seq[:7000] + "N" * 30 + seq[7030:]
@@ -426,10 +453,12 @@ def test_expected_tracks_reverse_complement_swaps_strand_pair():
             (3000, "sp1", "-"),
             (6000, "ets", "+"),
             (7000, "tata", "-"),
+            (4000, "nfy", "-"),
+            (5500, "gata", "+"),
         ],
     )
     fwd, rev = sim.expected_tracks(codes(seq)), sim.expected_tracks(codes(rc(seq)))
-    for t in ("local", "distal"):
+    for t in ("local", "distal", "longrange"):
         np.testing.assert_allclose(rev[t], fwd[t][::-1], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(rev["cage_plus"], fwd["cage_minus"][::-1], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(rev["cage_minus"], fwd["cage_plus"][::-1], rtol=1e-5, atol=1e-5)
@@ -491,3 +520,112 @@ def test_variants_change_the_truth_they_claim(tiny, genome, truth):
             assert site["kind"] == "latent" and before < 0.2 and after > 0.8, v["id"]
     ids = {v["id"] for v in rows}
     assert len(rows) == len(ids) + 4  # one multi-allelic record (two alleles) per chromosome
+
+
+# --- the longrange track: enhancers at controlled distances ------------------------------------
+
+
+def kernel_sum(m: int) -> float:
+    """Summed peak shape at a promoter of length ``m`` (sigma 60, +-240 bp), base by base."""
+    return sum(math.exp(-((i + 0.5 - m / 2) ** 2) / (2 * 60.0**2)) for i in range(-240, m + 240))
+
+
+@pytest.mark.parametrize("distance", [500, 1000, 2000, 4000, 8000, 9000])
+@pytest.mark.parametrize("side", [1, -1])
+def test_planted_enhancer_effect_equals_hand_computed(distance, side):
+    """Adding one enhancer at ``distance`` adds occ_p * 40 * w(d) * occ_e * kernel to longrange."""
+    p_start = 12_000
+    e_start = p_start + side * distance
+    base = random_bases(24_000, 21)
+    without = with_sites(base, [(p_start, "nfy", "+")])
+    with_e = with_sites(without, [(e_start, "gata", "-")])
+    nfy, gata = sim.MOTIFS["nfy"], sim.MOTIFS["gata"]
+    occ_p = slow_occ(nfy, slow_score(nfy, without[p_start : p_start + 11]))
+    occ_e = slow_occ(gata, slow_score(gata, rc(with_e[e_start : e_start + 11])))
+    d = abs(e_start + 5.5 - (p_start + 5.5))
+    weight = math.sqrt(1000 / max(d, 1000)) if d <= 8500 else 0.0
+    want = occ_p * 40 * weight * occ_e * kernel_sum(11)
+    a = sim.expected_tracks(codes(without))["longrange"].astype(np.float64)
+    b = sim.expected_tracks(codes(with_e))["longrange"].astype(np.float64)
+    assert (b - a).sum() == pytest.approx(want, rel=1e-4, abs=1e-2)
+    if distance == 9000:
+        assert want == 0
+    else:
+        assert want > 1500  # >= 0.35 of a full boost at 8 kb
+        # The change sits on the promoter only, not around the enhancer.
+        changed = np.flatnonzero(np.abs(b - a) > 1e-3)
+        assert abs(changed.mean() - (p_start + 5.5)) < 5 and np.ptp(changed) <= 11 + 480
+
+
+def test_enhancer_break_truth_matches_hand_computed(tiny, truth, genome):
+    """Each enhancer-breaking SNV's true longrange effect is the hand-computed pair effect."""
+    rows = [r for r in read_tsv(tiny / "variants_truth.tsv") if r["class"] == "enhancer_break"]
+    assert len(rows) >= 8
+    by_start = {(r["chrom"], int(r["start"]), r["motif"]): r for r in truth}
+    k = kernel_sum(11)
+    distances = set()
+    for v in rows:
+        pos0, d = int(v["pos"]) - 1, int(v["distance"])
+        distances.add(d)
+        enh = [
+            r
+            for r in truth
+            if r["chrom"] == v["chrom"]
+            and r["motif"] == "gata"
+            and r["kind"] == "planted"
+            and int(r["start"]) <= pos0 < int(r["end"])
+        ]
+        (enh,) = enh
+        assert int(enh["pair_distance"]) == d
+        e_start = int(enh["start"])
+        prom = (
+            by_start.get((v["chrom"], e_start - d, "nfy"))
+            or by_start[(v["chrom"], e_start + d, "nfy")]
+        )
+        assert prom["kind"] == "planted" and int(prom["pair_distance"]) == d
+        occ_e = float(enh["occupancy"])
+        site = genome[v["chrom"]][e_start : e_start + 11].upper()
+        site = site[: pos0 - e_start] + v["alt"] + site[pos0 - e_start + 1 :]
+        site = site if enh["strand"] == "+" else rc(site)
+        gata = sim.MOTIFS["gata"]
+        occ_after = slow_occ(gata, slow_score(gata, site))  # the broken site keeps a little
+        # Its own promoter, and any chance promoter site in reach (those listed: occ >= 0.05).
+        want = 0.0
+        for p in truth:
+            dist = abs(int(p["start"]) - e_start)  # both sites are 11 bp long
+            if p["chrom"] == v["chrom"] and p["motif"] == "nfy" and dist <= 8500:
+                weight = math.sqrt(1000 / max(dist, 1000))
+                want -= float(p["occupancy"]) * 40 * weight * (occ_e - occ_after) * k
+        weight = math.sqrt(1000 / max(d, 1000))
+        own = -float(prom["occupancy"]) * 40 * weight * (occ_e - occ_after) * k
+        assert want <= own < 0
+        assert float(v["true_sad_longrange"]) == pytest.approx(want, rel=0.02), v["id"]
+        assert float(v["true_sad_distal"]) == 0.0
+    assert len(distances) >= 3
+
+
+def test_variant_effect_covers_every_changed_base():
+    """The truth window holds every base a variant can change: an enhancer 8 kb away."""
+    seq = with_sites(random_bases(60_000, 23), [(30_000, "nfy", "+"), (38_000, "gata", "+")])
+    c = codes(seq)
+    g = 38_000 + int(np.flatnonzero([ch.isupper() for ch in sim.MOTIFS["gata"].consensus])[0])
+    alt = "A" if seq[g] != "A" else "C"
+    effect = sim.variant_effect(c, g, seq[g], alt)
+    alt_seq = seq[:g] + alt + seq[g + 1 :]
+    ref_tr, alt_tr = sim.expected_tracks(c), sim.expected_tracks(codes(alt_seq))
+    for t in sim.TRACKS:
+        whole = float(alt_tr[t].astype(np.float64).sum() - ref_tr[t].astype(np.float64).sum())
+        assert effect[t] == pytest.approx(whole, rel=1e-4, abs=1e-2), t
+    assert effect["longrange"] < -1500
+
+
+def test_motifs_meme_parses_with_memelite(tiny):
+    from memelite.io import read_meme
+
+    motifs = read_meme(str(tiny / "motifs.meme"))
+    assert [key.split()[0] for key in motifs] == list(sim.MOTIFS)
+    for key, pwm in motifs.items():
+        motif = sim.MOTIFS[key.split()[0]]
+        assert key.split()[1] == motif.consensus
+        np.testing.assert_allclose(pwm, motif.pwm().T, atol=1e-6)  # (4, w), rows A C G T
+        assert pwm.argmax(axis=0).tolist() == motif.codes.tolist()

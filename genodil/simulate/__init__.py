@@ -8,7 +8,7 @@ truth:
   uniform random bases, soft-masked (lower-case) repeat copies and microsatellites, N runs
   (a leading gap, internal gaps, a few short runs), and planted motif instances sampled from
   the position weight matrices in :data:`MOTIFS`.
-* four bigWig tracks (:data:`TRACKS`), per-base Poisson counts drawn from an expected rate
+* five bigWig tracks (:data:`TRACKS`), per-base Poisson counts drawn from an expected rate
   ``lambda`` (also written as ``<track>.expected.bw``):
 
   - ``local``: accessibility-like; every motif site gives a footprinted Gaussian peak at the
@@ -21,16 +21,27 @@ truth:
     sharp peak 28 bp to its right (downstream) on ``cage_plus``; on the - strand, the mirror
     image on ``cage_minus``, to its left. Reverse-complementing the sequence maps one onto the
     other, so reverse-complement augmentation must swap the two tracks.
+  - ``longrange``: a peak at each ``nfy`` (promoter-like) site, of height
+    ``occ * (2 + 40 * E)`` where ``E`` sums, over ``gata`` (enhancer-like) sites whose centres
+    lie within 8.5 kb, occupancy times :func:`contact_weight` of the distance
+    (``sqrt(1000 / max(d, 1000))``: 1 up to 1 kb, 0.5 at 4 kb, 0.35 at 8 kb). The two motifs
+    are planted only as controlled pairs: a promoter and one enhancer exactly
+    0.5, 1, 2, 4 or 8 kb away (:data:`LONGRANGE_DISTANCES`), with no other pair's enhancer in
+    reach, so the effect of each enhancer is known in closed form.
 
   Bases that are ``N`` have rate 0 on every track.
 * ``variants.vcf`` (VCF 4.2; also ``variants.vcf.gz`` + ``.tbi``): SNVs that break motif sites
   (a core position changed), SNVs that create them (a planted near-site completed), neutral
   SNVs, indels of 1-20 bp (a deletion through a site, an insertion of a consensus site,
-  neutral ones) and a multi-allelic record. ``variants_truth.tsv`` gives, for every
-  (record, alt allele), the true change of each track: the sum of ``lambda_alt - lambda_ref``
-  over aligned reference positions within 6 kb of the variant.
+  neutral ones), a multi-allelic record, and enhancer-breaking SNVs (a core base of a
+  paired ``gata`` enhancer; INFO ``DIST`` gives its promoter's distance). INFO ``CLASS`` is
+  one of ``snv_break``, ``snv_create``, ``enhancer_break``, ``indel``, ``neutral``.
+  ``variants_truth.tsv`` gives, for every (record, alt allele), the true change of each track
+  (``true_sad_<track>``): the sum of ``lambda_alt - lambda_ref`` over every aligned reference
+  position the allele changes (all lie within 9 kb of it), then ``class`` and ``distance``.
 * ``truth.tsv`` (every planted and latent motif site, and chance sites with occupancy >= 0.05,
-  with PWM score and occupancy), ``regions.bed`` (occupied sites +-250 bp),
+  with PWM score and occupancy, a promoter's enhancer input, a paired site's distance),
+  ``motifs.meme`` (the planted PWMs, MEME format), ``regions.bed`` (occupied sites +-250 bp),
   ``regions_predict.bed`` (two regions on the test chromosome) and ``manifest.json`` (files,
   preset, seed, chromosome sizes, suggested splits, tracks, motifs, and the Pearson r ceiling
   of each track).
@@ -41,9 +52,12 @@ noise. The same seed gives byte-identical files (on one platform and numpy versi
 
 Pearson r ceiling: a perfect model predicts ``lambda``; its per-base Pearson r with the
 Poisson counts is the best any model can reach. On ``chr4`` of the ``tiny`` preset with seed 0
-it is 0.97 for ``local``, 0.95 for ``distal`` and 0.94 for each cage track (stored in
-``manifest.json`` under ``ceiling``, also after summing into 32-bp and 128-bp bins, where all
-four exceed 0.99).
+it is 0.97 for ``local``, 0.96 for ``distal``, 0.94 for each cage track and 0.99 for
+``longrange`` (stored in ``manifest.json`` under ``ceiling``, also after summing into 32-bp and
+128-bp bins, where all five exceed 0.99).
+
+Presets: ``tiny`` (~1 Mb, seconds; the demo and CI), ``small`` (~8 Mb, ~100 enhancer-breaking
+SNVs; sized for a 12-CPU-minute training budget) and ``large`` (~100 Mb).
 
 The package: :mod:`~genodil.simulate.motifs` (PWMs and occupancy), :mod:`~genodil.simulate.tracks`
 (sites and expected rates, pure functions of the sequence), :mod:`~genodil.simulate.genome`
@@ -62,18 +76,24 @@ from genodil.simulate.tracks import (
 )
 from genodil.simulate.tracks import (
     ENHANCER_RANGE,
+    LONGRANGE_DISTANCES,
+    LONGRANGE_MAX,
     STRAND_PAIRS,
     TRACKS,
     Sites,
+    contact_weight,
     enhancer_input,
     expected_tracks,
     find_sites,
+    longrange_input,
 )
 from genodil.simulate.variants import variant_effect
 
 __all__ = [
     "CHROMS",
     "ENHANCER_RANGE",
+    "LONGRANGE_DISTANCES",
+    "LONGRANGE_MAX",
     "MIN_OCC",
     "MOTIFS",
     "PRESETS",
@@ -82,9 +102,11 @@ __all__ = [
     "TRACKS",
     "Motif",
     "Sites",
+    "contact_weight",
     "enhancer_input",
     "expected_tracks",
     "find_sites",
+    "longrange_input",
     "simulate",
     "variant_effect",
 ]

@@ -13,9 +13,11 @@ import pyBigWig
 
 from genodil.outputs import atomic_outputs, write_atomic
 from genodil.simulate.files import (
+    _TRUTH_COLUMNS,
     _ceiling,
     _fasta_bytes,
     _manifest,
+    _meme_text,
     _output_paths,
     _predict_regions,
     _regions_bed,
@@ -182,10 +184,10 @@ def _write_tables(
     rows = sorted(got.truth_rows, key=lambda r: (CHROMS.index(r[0]), r[1], r[3]))
     write_atomic(
         paths["truth"],
-        "chrom\tstart\tend\tmotif\tstrand\tkind\tscore\toccupancy\tenhancer_input\n"
-        + "".join("\t".join(map(str, r)) + "\n" for r in rows),
+        "\t".join(_TRUTH_COLUMNS) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows),
     )
     write_atomic(paths["regions"], _regions_bed(rows, sizes))
+    write_atomic(paths["motifs"], _meme_text())
     write_atomic(
         paths["regions_predict"], "".join("\t".join(map(str, r)) + "\n" for r in got.predict_rows)
     )

@@ -9,17 +9,34 @@ import numpy as np
 import pysam
 
 from genodil.outputs import atomic_outputs, scratch_dir, write_atomic
-from genodil.simulate.genome import _EDGE, _Chrom, _on_strand
+from genodil.simulate.genome import _EDGE, _Chrom, _on_strand, _Planted
 from genodil.simulate.motifs import _LOWER, _N, _UPPER, MOTIFS
 from genodil.simulate.presets import CHROMS, SPLITS
 from genodil.simulate.tracks import (
     _BACKGROUND,
     ENHANCER_RANGE,
+    LONGRANGE_DISTANCES,
+    LONGRANGE_MAX,
     STRAND_PAIRS,
     TRACKS,
     enhancer_input,
+    longrange_input,
 )
 from genodil.simulate.variants import _Variant
+
+#: Columns of truth.tsv.
+_TRUTH_COLUMNS = (
+    "chrom",
+    "start",
+    "end",
+    "motif",
+    "strand",
+    "kind",
+    "score",
+    "occupancy",
+    "enhancer_input",
+    "pair_distance",
+)
 
 
 def _fasta_bytes(codes: np.ndarray, lower: np.ndarray, width: int = 60) -> bytes:
@@ -57,6 +74,7 @@ def _output_paths(out: Path, write_expected: bool) -> dict[str, Path]:
         "truth": out / "truth.tsv",
         "regions": out / "regions.bed",
         "regions_predict": out / "regions_predict.bed",
+        "motifs": out / "motifs.meme",
         "manifest": out / "manifest.json",
     }
 
@@ -78,7 +96,7 @@ def _manifest(
 ) -> dict:
     return {
         "generator": "genodil.simulate",
-        "format": 1,
+        "format": 2,
         "preset": preset,
         "seed": seed,
         "chromosomes": dict(sizes),
@@ -99,40 +117,56 @@ def _manifest(
             for m in MOTIFS.values()
         },
         "enhancer_range_bp": list(ENHANCER_RANGE),
+        "longrange": {
+            "max_distance_bp": LONGRANGE_MAX,
+            "contact_weight": "sqrt(1000 / max(d, 1000)) for d <= max_distance_bp",
+            "pair_distances_bp": list(LONGRANGE_DISTANCES),
+        },
     }
+
+
+def _meme_text() -> str:
+    """The planted motifs' PWMs (:data:`MOTIFS`) in MEME minimal format, version 4."""
+    lines = [
+        "MEME version 4",
+        "",
+        "ALPHABET= ACGT",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        "A 0.25 C 0.25 G 0.25 T 0.25",
+        "",
+    ]
+    for m in MOTIFS.values():
+        lines += [
+            f"MOTIF {m.name} {m.consensus}",
+            f"letter-probability matrix: alength= 4 w= {len(m)} nsites= 100 E= 0",
+            *(" ".join(f"{x:.6f}" for x in row) for row in m.pwm()),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def _truth_rows(chrom: _Chrom) -> list[tuple]:
     """Rows of truth.tsv: planted and latent sites, and chance sites with occupancy >= 0.05."""
-    rows = []
-    planted = {(p.motif, p.start, p.strand): p.kind for p in chrom.planted}
-    prom, enh = MOTIFS["sp1"], MOTIFS["ets"]
-    e_in = enhancer_input(chrom.sites["sp1"], chrom.sites["ets"], len(prom), len(enh))
-    e_at = dict(zip(chrom.sites["sp1"].start.tolist(), e_in.tolist(), strict=True))
-    seen = set()
+    planted = {(p.motif, p.start, p.strand): p for p in chrom.planted}
+    inputs: dict[tuple[str, int], float] = {}
+    for prom, enh, func in (("sp1", "ets", enhancer_input), ("nfy", "gata", longrange_input)):
+        p_sites, e_sites = chrom.sites[prom], chrom.sites[enh]
+        e_in = func(p_sites, e_sites, len(MOTIFS[prom]), len(MOTIFS[enh]))
+        inputs |= {(prom, s): x for s, x in zip(p_sites.start.tolist(), e_in.tolist(), strict=True)}
+    rows, seen = [], set()
     for m, s in chrom.sites.items():
-        motif = MOTIFS[m]
         for start, strand, score, occ in zip(
             s.start.tolist(), s.strand.tolist(), s.score.tolist(), s.occ.tolist(), strict=True
         ):
-            kind = planted.get((m, start, strand), "chance")
-            if kind == "chance" and occ < 0.05:
+            p = planted.get((m, start, strand))
+            if p is None and occ < 0.05:
                 continue
             seen.add((m, start, strand))
-            e = f"{e_at[start]:.4f}" if m == "sp1" else "."
-            rows.append(
-                (
-                    chrom.name,
-                    start,
-                    start + len(motif),
-                    m,
-                    "+" if strand == 1 else "-",
-                    kind,
-                    f"{score:.4f}",
-                    f"{occ:.4f}",
-                    e,
-                )
-            )
+            e_in = inputs.get((m, start))
+            rows.append(_truth_row(chrom.name, m, start, strand, p, score, occ, e_in))
     for p in chrom.planted:
         if (p.motif, p.start, p.strand) in seen:
             continue
@@ -140,26 +174,40 @@ def _truth_rows(chrom: _Chrom) -> list[tuple]:
         site = _on_strand(chrom.codes[p.start : p.start + len(motif)], p.strand)
         score = float(motif.log_odds[np.arange(len(motif)), site].sum())
         occ = float(motif.occupancy(score))
-        rows.append(
-            (
-                chrom.name,
-                p.start,
-                p.start + len(motif),
-                p.motif,
-                "+" if p.strand == 1 else "-",
-                p.kind,
-                f"{score:.4f}",
-                f"{occ:.4f}",
-                ".",
-            )
-        )
+        rows.append(_truth_row(chrom.name, p.motif, p.start, p.strand, p, score, occ, None))
     return rows
+
+
+def _truth_row(
+    chrom: str,
+    motif: str,
+    start: int,
+    strand: int,
+    planted: _Planted | None,
+    score: float,
+    occ: float,
+    e_in: float | None,
+) -> tuple:
+    """One row of truth.tsv (see :data:`_TRUTH_COLUMNS`)."""
+    distance = planted.distance if planted is not None else -1
+    return (
+        chrom,
+        start,
+        start + len(MOTIFS[motif]),
+        motif,
+        "+" if strand == 1 else "-",
+        "chance" if planted is None else planted.kind,
+        f"{score:.4f}",
+        f"{occ:.4f}",
+        "." if e_in is None else f"{e_in:.4f}",
+        str(distance) if distance > 0 else ".",
+    )
 
 
 def _regions_bed(truth_rows: Sequence[tuple], sizes: Mapping[str, int]) -> str:
     """BED6 of occupied sites (occupancy >= 0.5), centre +-250 bp."""
     lines = []
-    for chrom, start, end, motif, strand, _kind, _score, occ, _e in truth_rows:
+    for chrom, start, end, motif, strand, _kind, _score, occ, *_inputs in truth_rows:
         if float(occ) < 0.5:
             continue
         centre = (start + end) // 2
@@ -217,13 +265,19 @@ def _write_vcf(
                 ("EFFECT", "Planted effect: break, create or neutral"),
                 ("MOTIF", "Motif broken or created (. if neutral)"),
                 ("TRACK", "Track that changes most (. if neutral)"),
+                ("CLASS", "Variant class: snv_break, snv_create, enhancer_break, indel, neutral"),
             )
+        ),
+        (
+            '##INFO=<ID=DIST,Number=1,Type=Integer,Description="Enhancer breaks: distance (bp) '
+            'from the enhancer to its paired promoter">'
         ),
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
     body = [
         f"{v.chrom}\t{v.pos0 + 1}\t{v.prefix}\t{v.ref}\t{','.join(v.alts)}\t.\tPASS\t"
-        f"EFFECT={v.effect};MOTIF={v.motif};TRACK={v.track}"
+        f"EFFECT={v.effect};MOTIF={v.motif};TRACK={v.track};CLASS={v.vclass}"
+        + (f";DIST={v.distance}" if v.distance > 0 else "")
         for v in variants
     ]
     text = "\n".join(head + body) + "\n"
@@ -239,10 +293,13 @@ def _write_vcf(
 
 
 def _write_variant_truth(path: Path, variants: Sequence[_Variant]) -> None:
+    """One row per (record, alt): ``true_sad_<track>`` sums the change over every base the
+    allele changes; ``class`` and ``distance`` (enhancer breaks, else ``.``) come last."""
     cols = ["chrom", "pos", "id", "ref", "alt", "effect", "motif", "track"]
-    lines = ["\t".join(cols + [f"true_sad_{t}" for t in TRACKS])]
+    lines = ["\t".join(cols + [f"true_sad_{t}" for t in TRACKS] + ["class", "distance"])]
     for v in variants:
+        extra = [v.vclass, str(v.distance) if v.distance > 0 else "."]
         for alt, sad in zip(v.alts, v.sad, strict=True):
             vals = [v.chrom, str(v.pos0 + 1), v.prefix, v.ref, alt, v.effect, v.motif, v.track]
-            lines.append("\t".join(vals + [f"{sad[t]:.3f}" for t in TRACKS]))
+            lines.append("\t".join(vals + [f"{sad[t]:.3f}" for t in TRACKS] + extra))
     write_atomic(path, "\n".join(lines) + "\n")

@@ -9,11 +9,20 @@ from typing import Literal
 import numpy as np
 
 from genodil.simulate.motifs import _COMPLEMENT, _N, MOTIFS, Motif
-from genodil.simulate.tracks import _CAGE_LEN, _DISTAL_HALF, _LOCAL_HALF, Sites
+from genodil.simulate.tracks import (
+    _CAGE_LEN,
+    _DISTAL_HALF,
+    _LOCAL_HALF,
+    LONGRANGE_DISTANCES,
+    LONGRANGE_MAX,
+    Sites,
+)
 
-_EFFECT_WINDOW = 6000  # truth SAD: +-6 kb of aligned reference positions
-_EFFECT_FLANK = 12_000  # sequence recomputed around a variant (covers the enhancer range)
-_EDGE = _EFFECT_FLANK + 1000  # variants and regions keep this far from chromosome ends
+# Truth SAD: aligned reference positions within this many bp of a variant, which covers every
+# base a variant can change (a longrange peak 8.5 kb away, plus its half-width and the motif).
+_EFFECT_WINDOW = LONGRANGE_MAX + 500
+_EFFECT_FLANK = 2 * _EFFECT_WINDOW  # sequence recomputed around a variant (covers the reach)
+_EDGE = 13_000  # variants and regions keep this far from chromosome ends
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -40,6 +49,8 @@ class _Planted:
     kind: Literal["planted", "latent"]
     core_pos: int = -1  # latent sites: the motif position left one base off the consensus
     partner: int = -1  # promoters: start of their planted enhancer, if any
+    pair: int = -1  # controlled longrange pair: start of the other site
+    distance: int = -1  # controlled longrange pair: promoter-enhancer distance (bp)
 
 
 @dataclass
@@ -210,6 +221,34 @@ class _ChromBuilder:
                 if start is not None:
                     self.plant(motif, start, self.strand(), latent=latent)
 
+    def longrange_pairs(self, n: int) -> None:
+        """``n`` (or fewer) isolated ``nfy`` promoters, each with one ``gata`` enhancer at a
+        controlled distance on a random side, cycling through :data:`LONGRANGE_DISTANCES`.
+
+        No other pair's enhancer lies within :data:`LONGRANGE_MAX` of a pair's promoter, so
+        each enhancer drives exactly its own promoter.
+        """
+        prom, enh = MOTIFS["nfy"], MOTIFS["gata"]
+        reach = LONGRANGE_MAX + 50
+        no_prom = np.zeros(self.size, dtype=bool)  # within reach of a planted enhancer
+        no_enh = np.zeros(self.size, dtype=bool)  # within reach of a planted promoter
+        for i in range(n):
+            d = LONGRANGE_DISTANCES[i % len(LONGRANGE_DISTANCES)]
+            for _ in range(200):
+                p_start = int(self.rng.integers(0, self.size - len(prom)))
+                e_start = p_start + d * self.strand()  # centres d +- 0.5 bp apart
+                if self.placer.free(p_start, len(prom), _DISTAL_HALF, no_prom) and (
+                    self.placer.free(e_start, len(enh), _LOCAL_HALF, no_enh)
+                ):
+                    self.placer.take(p_start, len(prom), _DISTAL_HALF)
+                    self.placer.take(e_start, len(enh), _LOCAL_HALF)
+                    no_enh[max(0, p_start - reach) : p_start + reach] = True
+                    no_prom[max(0, e_start - reach) : e_start + reach] = True
+                    p = self.plant(prom, p_start, self.strand())
+                    e = self.plant(enh, e_start, self.strand())
+                    p.pair, e.pair, p.distance, e.distance = e_start, p_start, d, d
+                    break
+
 
 def _build_chrom(
     name: str, ci: int, size: int, seed: int, families: Sequence[np.ndarray], n_latent: int
@@ -232,5 +271,7 @@ def _build_chrom(
     build.enhancers(promoters, int(MOTIFS["ets"].per_mb * mb), n_latent)
     for motif, pad in ((MOTIFS["ap1"], _LOCAL_HALF), (MOTIFS["tata"], _CAGE_LEN)):
         build.scattered(motif, pad, int(motif.per_mb * mb), n_latent)
+    build.rng = build.placer.rng = _rng(seed, ci, 5)  # a new stream: the sites above stay put
+    build.longrange_pairs(int(MOTIFS["nfy"].per_mb * mb))
     build.planted.sort(key=lambda p: p.start)
     return _Chrom(name, codes, lower, build.planted)

@@ -39,16 +39,18 @@ class Motif:
     consensus : str
         Upper-case letters are core positions (consensus probability 0.99), lower-case letters
         flank positions (0.6); the other bases share the rest equally.
-    role : {"local", "enhancer", "promoter", "oriented"}
+    role : {"local", "enhancer", "promoter", "oriented", "lr_enhancer", "lr_promoter"}
+        ``lr_*`` motifs drive the ``longrange`` track and are planted only as controlled pairs.
     local_height : float
         Peak height on the ``local`` track at occupancy 1.
     per_mb : float
-        Planted sites per Mb (promoters: half of them get an enhancer 2-4.5 kb away).
+        Planted sites per Mb (promoters: half of them get an enhancer 2-4.5 kb away; ``lr_*``
+        motifs: controlled pairs per Mb).
     """
 
     name: str
     consensus: str
-    role: Literal["local", "enhancer", "promoter", "oriented"]
+    role: Literal["local", "enhancer", "promoter", "oriented", "lr_enhancer", "lr_promoter"]
     local_height: float
     per_mb: float
     log_odds: np.ndarray = field(init=False, repr=False, compare=False)
@@ -105,6 +107,15 @@ MOTIFS: dict[str, Motif] = {
         Motif("ets", "acCGGAAGTGc", "enhancer", 12.0, 60.0),
         Motif("sp1", "gGGGCGGGGc", "promoter", 20.0, 60.0),
         Motif("tata", "cTATAAAAGGc", "oriented", 10.0, 300.0),
+        Motif("gata", "cAGATAAGCAg", "lr_enhancer", 12.0, 25.0),
+        Motif("nfy", "aCCAATCAGCg", "lr_promoter", 20.0, 25.0),
     )
 }
-_PRIMARY_TRACK = {"ap1": "local", "ets": "distal", "sp1": "distal", "tata": "cage"}
+_PRIMARY_TRACK = {
+    "ap1": "local",
+    "ets": "distal",
+    "sp1": "distal",
+    "tata": "cage",
+    "gata": "longrange",
+    "nfy": "longrange",
+}

@@ -25,7 +25,7 @@ from genodil.simulate.motifs import (
     MOTIFS,
     Motif,
 )
-from genodil.simulate.tracks import TRACKS, _peak_mass, expected_tracks
+from genodil.simulate.tracks import TRACKS, _longrange_mass, _peak_mass, expected_tracks
 
 __all__ = ["variant_effect"]
 
@@ -41,6 +41,19 @@ class _Variant:
     motif: str
     track: str
     sad: list[dict[str, float]] = field(default_factory=list)  # one per alt
+    distance: int = -1  # enhancer breaks: distance (bp) to the paired promoter
+
+    @property
+    def vclass(self) -> str:
+        """Variant class: snv_break, snv_create, enhancer_break, indel or neutral."""
+        kind = self.prefix.split("_")
+        if kind[0] == "neutral":
+            return "neutral"
+        if kind[0] in ("del", "ins"):
+            return "indel"
+        if self.track == "longrange":
+            return "enhancer_break"
+        return "snv_create" if self.effect == "create" else "snv_break"
 
 
 def _codes_str(codes: np.ndarray) -> str:
@@ -50,7 +63,8 @@ def _codes_str(codes: np.ndarray) -> str:
 def variant_effect(codes: np.ndarray, pos0: int, ref: str, alt: str) -> dict[str, float]:
     """True effect of one allele: sum of ``lambda_alt - lambda_ref`` near the variant.
 
-    The sum runs over reference positions within 6 kb of ``pos0`` that align to a position of
+    The sum runs over reference positions within 9 kb of ``pos0``, which holds every base a
+    variant can change (the reach of the ``longrange`` track), that align to a position of
     the alternative sequence (bases before and after the variant, the shared leading bases of
     REF and ALT, and every base of a same-length substitution); deleted and inserted bases
     are left out.
@@ -142,6 +156,7 @@ class _VariantPicker:
         self.deletions()
         self.insertions()
         self.neutral()
+        self.enhancer_breaks()
         return self.out
 
     def accept(self, v: _Variant, threshold: float, site: _Planted | None = None) -> bool:
@@ -299,6 +314,29 @@ class _VariantPicker:
                     alts = [ref + _codes_str(rng.integers(0, 4, k, dtype=np.uint8))]
                 v = _Variant(self.chrom.name, g, prefix, ref, alts, "neutral", ".", ".")
                 kept += self.accept(v, neutral_max)
+
+    def enhancer_breaks(self) -> None:
+        """SNVs at a core base of the enhancer of a controlled longrange pair."""
+        codes, enh, n = self.codes, MOTIFS["gata"], 12 * self.scale
+        pairs = [
+            p
+            for p in self.chrom.planted
+            if p.motif == "gata"
+            and self.occ_at["gata"].get(p.start, 0.0) >= 0.8
+            and self.occ_at["nfy"].get(p.pair, 0.0) >= 0.5
+        ]
+        kept = 0
+        for i in self.rng.permutation(len(pairs)):
+            if kept == n:
+                break
+            p = pairs[int(i)]
+            g = self.core_base(p, int(self.rng.choice(enh.core)))
+            alts = [self.snv_alt(codes[g])]
+            ref, prefix = _BASES[codes[g]], "break_longrange_gata"
+            v = _Variant(self.chrom.name, g, prefix, ref, alts, "break", "gata", "longrange")
+            v.distance = p.distance
+            mass = self.occ_at["nfy"][p.pair] * _longrange_mass(p.distance)
+            kept += self.accept(v, 0.3 * mass, p)
 
 
 def _choose_variants(chrom: _Chrom, scale: int, rng: np.random.Generator) -> list[_Variant]:
