@@ -243,8 +243,8 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
 
 
 def cmd_receptive_field(args: argparse.Namespace) -> int:
-    from genodil.models import receptive
     from genodil.outputs import check_outputs
+    from genodil.report import receptive
 
     check_outputs({"--plot": args.plot}, writable=True)
     model = _model_from(args)

@@ -92,7 +92,7 @@ def _data_section(spec: Mapping[str, Any]) -> str:
 
 
 def _model_section(loaded, figure: Path | None) -> str:
-    from genodil.models.receptive import receptive_field_report
+    from genodil.report.receptive import receptive_field_report
 
     rf = receptive_field_report(loaded.model)
     n_params = sum(p.numel() for p in loaded.model.parameters())
@@ -200,9 +200,9 @@ def write_report(
     Path
         The HTML file written (atomically).
     """
-    from genodil.models.receptive import plot_sensitivity
     from genodil.outputs import check_outputs, write_atomic
     from genodil.report.curves import plot_learning_curves, read_metrics_history
+    from genodil.report.receptive import plot_sensitivity
     from genodil.train.evaluate import evaluate
     from genodil.train.io import load_model
 

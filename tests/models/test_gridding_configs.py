@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from genodil.models.receptive import analytic_reach, empirical_reach, receptive_field_report
+from genodil.models.receptive import analytic_reach, empirical_reach
+from genodil.report.receptive import receptive_field_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "gridding").glob("*.yaml"))

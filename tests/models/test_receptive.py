@@ -13,13 +13,12 @@ from genodil.models.receptive import (
     blind_fraction,
     blind_runs,
     empirical_reach,
-    format_report,
     gridding_layers,
     layer_growth,
-    receptive_field_report,
     sensitivity_profile,
     single_layer_blind_fraction,
 )
+from genodil.report.receptive import format_report, receptive_field_report
 
 SCHEDULES = {
     "exp2": [1, 2, 4, 8],
