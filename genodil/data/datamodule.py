@@ -466,10 +466,6 @@ class GenomeDataModule(L.LightningDataModule):
         """Test windows in order, no augmentation (an empty list without a test split)."""
         return self._eval_loader("test")
 
-    def predict_dataloader(self) -> DataLoader | list:
-        """The test windows (prediction over arbitrary regions has its own tiler)."""
-        return self._eval_loader("test")
-
     def teardown(self, stage: str | None = None) -> None:
         """Close the bigWig handles of this process."""
         self.tracks.close()

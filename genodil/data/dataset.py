@@ -43,7 +43,6 @@ from torch.utils.data import (
 
 from genodil.data.prefetch import Prefetcher
 from genodil.data.tracks import TrackSpec, transform_tracks
-from genodil.genome.encode import one_hot
 
 __all__ = [
     "ResumableWindowLoader",
@@ -368,12 +367,6 @@ class WindowDataset(Dataset):
         seq = self._pool.get((codes.shape[0], 4, codes.shape[1]))
         np.equal(codes[:, None, :], _ARANGE4, out=seq, casting="unsafe")  # (B, 4, L)
         return {"seq": torch.from_numpy(seq), **batch}
-
-    def one_hot(self, index: int) -> np.ndarray:
-        """Unaugmented one-hot sequence of window ``index``, shape (4, L) (for checks)."""
-        chrom = self._chrom_names[self._chrom_idx[index]]
-        start = int(self._starts[index])
-        return one_hot(self._codes(chrom, start, start + self.window))
 
 
 class WindowLoader(DataLoader):

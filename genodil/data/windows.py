@@ -38,7 +38,6 @@ __all__ = [
     "drop_blacklisted",
     "filter_n_fraction",
     "find_n_runs",
-    "jitter_windows",
     "n_fraction",
     "region_windows",
     "split_intervals",
@@ -272,15 +271,3 @@ def drop_blacklisted(windows: pd.DataFrame, blacklist: pd.DataFrame, crop: int =
     out_region = windows.assign(start=windows["start"] + crop, end=windows["end"] - crop)
     keep = ~intervals_overlap(out_region, blacklist)
     return windows[keep].reset_index(drop=True)
-
-
-def jitter_windows(windows: pd.DataFrame, jitter: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Move every window by a random offset in ``[-jitter, jitter]`` (length kept).
-
-    The dataset applies the same offsets itself each epoch (see ``WindowDataset``); this
-    function is for building jittered tables outside it.
-    """
-    if jitter <= 0:
-        return windows.copy()
-    off = rng.integers(-jitter, jitter + 1, size=len(windows))
-    return windows.assign(start=windows["start"] + off, end=windows["end"] + off)

@@ -117,10 +117,6 @@ class SeqModule(L.LightningModule):
         """Log the per-track and mean test metrics."""
         self._log_metrics(self.test_metrics, "test")
 
-    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        """Predicted signal of a batch; shape (B, T, L_out)."""
-        return self.model(batch["seq"])["signal"]
-
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW (no decay on norms and biases) with linear warm-up, then cosine or constant."""
         hp = self.hparams
