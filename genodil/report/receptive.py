@@ -1,5 +1,8 @@
-"""The receptive-field report: the analysis of :mod:`genodil.models.receptive` as text, with
-its gridding warning and a sensitivity figure (the IO that ``models/`` does not do)."""
+"""The receptive-field report: text, gridding warning and sensitivity figure.
+
+It formats the analysis of :mod:`genodil.models.receptive` and does the IO that ``models/``
+does not do.
+"""
 
 from __future__ import annotations
 

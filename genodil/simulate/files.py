@@ -293,8 +293,11 @@ def _write_vcf(
 
 
 def _write_variant_truth(path: Path, variants: Sequence[_Variant]) -> None:
-    """One row per (record, alt): ``true_sad_<track>`` sums the change over every base the
-    allele changes; ``class`` and ``distance`` (enhancer breaks, else ``.``) come last."""
+    """Write variants_truth.tsv, one row per (record, alt).
+
+    ``true_sad_<track>`` sums the change over every base the allele changes; ``class`` and
+    ``distance`` (enhancer breaks, else ``.``) come last.
+    """
     cols = ["chrom", "pos", "id", "ref", "alt", "effect", "motif", "track"]
     lines = ["\t".join(cols + [f"true_sad_{t}" for t in TRACKS] + ["class", "distance"])]
     for v in variants:

@@ -222,11 +222,11 @@ class _ChromBuilder:
                     self.plant(motif, start, self.strand(), latent=latent)
 
     def longrange_pairs(self, n: int) -> None:
-        """``n`` (or fewer) isolated ``nfy`` promoters, each with one ``gata`` enhancer at a
-        controlled distance on a random side, cycling through :data:`LONGRANGE_DISTANCES`.
+        """Plant up to ``n`` isolated promoter-enhancer pairs at controlled distances.
 
-        No other pair's enhancer lies within :data:`LONGRANGE_MAX` of a pair's promoter, so
-        each enhancer drives exactly its own promoter.
+        Each ``nfy`` promoter gets one ``gata`` enhancer on a random side, at a distance
+        cycling through :data:`LONGRANGE_DISTANCES`. No other pair's enhancer lies within
+        :data:`LONGRANGE_MAX` of a pair's promoter, so each enhancer drives only its own.
         """
         prom, enh = MOTIFS["nfy"], MOTIFS["gata"]
         reach = LONGRANGE_MAX + 50

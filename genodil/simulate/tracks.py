@@ -239,7 +239,6 @@ def _peak_mass(motif: Motif) -> float:
 
 
 def _longrange_mass(distance: float) -> float:
-    """Summed ``longrange`` signal one fully occupied enhancer at ``distance`` adds to a fully
-    occupied promoter."""
+    """Summed ``longrange`` signal a full enhancer at ``distance`` adds to a full promoter."""
     shape = _distal_kernel(len(MOTIFS["nfy"]))[1]
     return _LONGRANGE_BOOST * float(contact_weight(distance)) * float(shape.sum())

@@ -122,6 +122,32 @@ class RngStateCallback(Callback):
             torch.set_rng_state(states["torch"])
 
 
+class ModelSummaryFile(Callback):
+    """Write Lightning's model summary table to ``path`` (the run's log), not to the screen."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        from lightning.pytorch.utilities.model_summary import ModelSummary
+
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            text = f"{ModelSummary(pl_module, max_depth=2)}\n"
+            write_atomic(self.path, text, what="model summary")
+
+
+class _DropLitLoggerTip(logging.Filter):
+    """Lightning's advertisement for its cloud logger, printed at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+    logging.getLogger(_name).addFilter(_DropLitLoggerTip())
+
+
 class LastCheckpoint(Checkpoint):
     """Write ``last.ckpt`` every ``every_n_steps`` optimiser steps and after every epoch.
 
@@ -154,11 +180,11 @@ class LastCheckpoint(Checkpoint):
         stopping = self.interrupt is not None and self.interrupt.set
         due = n and trainer.global_step > 0 and trainer.global_step % n == 0
         if due or (stopping and trainer.global_step > 0):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # the full resumable state
         self._stop_if_asked(trainer)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # the full resumable state
         self._stop_if_asked(trainer)
 
     def on_train_start(self, trainer, pl_module) -> None:
@@ -287,6 +313,7 @@ def _trainer(
     extra: dict[str, Any] | None,
     progress: bool,
     interrupt: _InterruptFlag | None = None,
+    more_callbacks: list[Callback] | None = None,
 ) -> L.Trainer:
     _check_accelerator(settings.accelerator)
     ckpt_dir = run_dir / "checkpoints"
@@ -311,6 +338,8 @@ def _trainer(
         ),
         LastCheckpoint(ckpt_dir / "last.ckpt", settings.checkpoint_every_n_steps, interrupt),
         RngStateCallback(),
+        ModelSummaryFile(run_dir / "model_summary.txt"),
+        *(more_callbacks or []),
     ]
     if settings.early_stopping_patience is not None:
         callbacks.append(
@@ -351,7 +380,7 @@ def _trainer(
         "logger": loggers,
         "plugins": [AtomicCheckpointIO()],
         "enable_progress_bar": progress,
-        "enable_model_summary": progress,
+        "enable_model_summary": False,  # ModelSummaryFile writes it to the run folder
     }
     kwargs.update(extra or {})
     return L.Trainer(**kwargs)
@@ -505,6 +534,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    callbacks: list[Callback] | None = None,
 ) -> Path:
     """Fit a model as configured; returns the run directory.
 
@@ -521,6 +551,7 @@ def train(
         Progress bar and Lightning's summaries.
     overwrite : bool
         Discard an earlier run's checkpoints and config in ``run_dir``.
+    callbacks : list of Lightning callbacks added to genodil's own, optional
 
     Raises
     ------
@@ -552,7 +583,7 @@ def train(
     dm, module, _ = build_run(cfg)
     dm.setup("fit")  # window tables (blacklist, N filter): fail before anything is written
     interrupt = _InterruptFlag()
-    trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress, interrupt)
+    trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress, interrupt, callbacks)
     if trainer.is_global_zero:
         if overwrite:
             _clear_run(run_dir)
@@ -565,7 +596,8 @@ def train(
         # Lightning 2.6 calls a torch.utils._pytree API that torch 2.13 deprecates.
         warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)")
         try:
-            trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+            ckpt = str(ckpt_path) if ckpt_path else None  # weights_only: see RngStateCallback
+            trainer.fit(module, datamodule=dm, ckpt_path=ckpt, weights_only=True)
         except (_StopRequested, SystemExit, KeyboardInterrupt) as e:
             if not interrupt.set and not isinstance(e, KeyboardInterrupt):
                 raise
