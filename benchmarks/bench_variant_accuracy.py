@@ -301,7 +301,8 @@ def headline(table: dict, curve: dict, r: dict, long: str, manifest: dict) -> di
 
     strand = [t["name"] for t in manifest["tracks"] if t.get("strand_pair")]
     enh = next((c for c in table if "break" in c and ("enh" in c or "ets" in c)), None)
-    motif = next((c for c in table if c.startswith("snv_break") and "local" in c), None)
+    snv_break = ("snv_break", "break_")  # current and newer simulator class names
+    motif = next((c for c in table if c.startswith(snv_break) and "local" in c), None)
     within2 = [
         abs(math.log2(v["ratio"])) <= 1 if v["ratio"] and v["ratio"] > 0 else False
         for v in curve.values()
