@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DISTANCES = (500, 1000, 2000, 4000, 8000)
-TRUTH_FLANK = 6000  # the simulator sums true effects over +-6 kb of aligned positions
+TRUTH_FLANK = 6000  # the older simulator sums true effects over +-6 kb of aligned positions
+LONGRANGE_FLANK = 9000  # with the longrange track: +-9 kb (every base a variant can change)
+#: (promoter motif, enhancer motif) of each long-range track
+PAIRS = {"longrange": ("nfy", "gata"), "distal": ("sp1", "ets")}
 PROMOTER_FLANK = 300  # the distance curve sums the promoter's peak: centre +-300 bp
 
 
@@ -158,8 +161,8 @@ def score_vcf(loaded, data_dir: Path, manifest: dict, rc: bool) -> pd.DataFrame:
     from genodil.genome.vcf import read_vcf
     from genodil.predict.variants import score_variants
 
-    crop = loaded.crop
-    window = 2 * crop + 2 * TRUTH_FLANK + 64  # output covers the truth's +-6 kb and indels
+    flank = LONGRANGE_FLANK if "longrange" in manifest else TRUTH_FLANK
+    window = 2 * loaded.crop + 2 * flank + 64  # output covers the truth's window and indels
     scored, _ = score_variants(
         loaded.model,
         Genome(data_dir / manifest["files"]["fasta"]),
@@ -167,7 +170,7 @@ def score_vcf(loaded, data_dir: Path, manifest: dict, rc: bool) -> pd.DataFrame:
         track_names=loaded.track_names,
         window=window,
         scores="SAD",
-        score_width=2 * TRUTH_FLANK,
+        score_width=2 * flank,
         rc_average=rc,
         strand_pairs=loaded.strand_pairs,
         batch_size=4,
@@ -182,6 +185,8 @@ def variant_table(joined: pd.DataFrame, tracks: list[str]) -> dict:
     """Per class and track: n, Spearman, slope, median true and predicted effect."""
     joined = joined.assign(cls=joined["id"].map(variant_class))
     groups = {name: g for name, g in joined.groupby("cls")}
+    if "class" in joined:  # the simulator's own classes (snv_break, enhancer_break, ...)
+        groups.update({name: g for name, g in joined.groupby("class")})
     groups["indel"] = joined[joined["ref"].str.len() != joined["alt"].str.len()]
     out: dict[str, dict] = {}
     for cls, g in sorted(groups.items()):
@@ -200,8 +205,8 @@ def variant_table(joined: pd.DataFrame, tracks: list[str]) -> dict:
 def distance_curve(loaded, track: str, reps: int, seed: int) -> dict:
     """Predicted and true change of ``track`` around a promoter when an enhancer is inserted.
 
-    Background: uniform random bases; promoter: the ``sp1`` consensus at the centre; enhancer:
-    the ``ets`` consensus whose centre lies d bp upstream of the promoter's centre. Sums run
+    Background: uniform random bases; promoter: its motif's consensus (:data:`PAIRS`) at the
+    centre; enhancer: its consensus, centred d bp upstream of the promoter's centre. Sums run
     over the promoter's peak, +-``PROMOTER_FLANK`` bp around its centre.
     """
     import torch
@@ -209,7 +214,8 @@ def distance_curve(loaded, track: str, reps: int, seed: int) -> dict:
     from genodil import simulate as sim
     from genodil.genome.encode import one_hot_torch
 
-    prom, enh = sim.MOTIFS["sp1"].codes, sim.MOTIFS["ets"].codes
+    prom_name, enh_name = PAIRS[track]
+    prom, enh = sim.MOTIFS[prom_name].codes, sim.MOTIFS[enh_name].codes
     idx = loaded.track_names.index(track)
     out_len = 2 * TRUTH_FLANK
     length = out_len + 2 * loaded.crop
@@ -300,9 +306,11 @@ def headline(table: dict, curve: dict, r: dict, long: str, manifest: dict) -> di
         return None if not vals else vals[0]
 
     strand = [t["name"] for t in manifest["tracks"] if t.get("strand_pair")]
-    enh = next((c for c in table if "break" in c and ("enh" in c or "ets" in c)), None)
+    enh = "enhancer_break" if "enhancer_break" in table else None
+    enh = enh or next((c for c in table if "break" in c and "ets" in c), None)
     snv_break = ("snv_break", "break_")  # current and newer simulator class names
-    motif = next((c for c in table if c.startswith(snv_break) and "local" in c), None)
+    motif = "snv_break" if "snv_break" in table else None
+    motif = motif or next((c for c in table if c.startswith(snv_break) and "local" in c), None)
     within2 = [
         abs(math.log2(v["ratio"])) <= 1 if v["ratio"] and v["ratio"] > 0 else False
         for v in curve.values()
