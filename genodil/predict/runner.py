@@ -15,7 +15,6 @@ batch-at-a-time form that tiling (:mod:`genodil.predict.tiles`), variant scoring
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Self
@@ -56,11 +55,6 @@ def resolve_device(device: str) -> torch.device:
             )
         return torch.device(device)
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
-
-
-def progress_enabled(progress: bool) -> bool:
-    """Show a progress bar only when asked and stderr is a terminal."""
-    return bool(progress) and sys.stderr.isatty()
 
 
 class ModelRunner:

@@ -38,8 +38,8 @@ from genodil.predict.runner import (
     ModelRunner,
     Precision,
     prefetched,
-    progress_enabled,
 )
+from genodil.progress import progress_bar
 
 __all__ = [
     "merge_regions",
@@ -223,7 +223,7 @@ def predict_regions(
     device, rc_average, strand_pairs, precision
         As in :func:`genodil.predict.runner.predict`.
     progress : bool
-        Progress bar on stderr (only when it is a terminal).
+        Progress on stderr (a bar on a terminal, periodic lines otherwise).
     npz : path or None
         Also write the predictions to this ``.npz``: one float32 array of shape (T, n_bins)
         per merged region, keyed ``chrom`` when it covers the whole record and
@@ -255,7 +255,8 @@ def predict_regions(
         writer = _TileWriter(stack, genome, merged, geom, bigwigs, final, zooms, npz_dir)
         runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
         total_bp = int((merged["end"] - merged["start"]).sum())
-        with runner, _progress_bar(total_bp, progress) as bar:
+        bar = progress_bar(total_bp, "predict", "bp", enabled=progress, unit_scale=True)
+        with runner, bar:
             for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
                 for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
                     bar.update(writer.write(tile, vals[:, : tile.n_bins]))
@@ -389,19 +390,6 @@ def _write_tile(writers, names, tile: _Tile, vals: np.ndarray, bin_size: int) ->
         if n_full < n:  # the chromosome ends inside the last bin
             span = tile.chrom_size - last
             bw.addEntries(tile.chrom, last, values=vals[k, n_full:n], span=span, step=span)
-
-
-def _progress_bar(total: int, progress: bool):
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        unit="bp",
-        unit_scale=True,
-        desc="predict",
-        dynamic_ncols=True,
-        disable=not progress_enabled(progress),
-    )
 
 
 def predict_sequences(

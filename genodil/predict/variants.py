@@ -51,9 +51,9 @@ from genodil.predict.runner import (
     ModelRunner,
     Precision,
     prefetched,
-    progress_enabled,
 )
 from genodil.predict.tiles import _check_track_names
+from genodil.progress import progress_bar
 
 __all__ = ["SCORES", "score_variants", "skipped_path", "write_scores"]
 
@@ -362,7 +362,7 @@ def score_variants(
         Write an ``.npz`` with the reference and alternative tracks of every scored variant
         (``ref``, ``alt``, ``alt_raw``, ``start``, ...; see docs/variants.md).
     progress : bool
-        Progress bar on stderr (only when it is a terminal).
+        Progress on stderr (a bar on a terminal, periodic lines otherwise).
 
     Returns
     -------
@@ -375,15 +375,15 @@ def score_variants(
     names = _check_track_names(track_names)
     score_names = _parse_scores(scores)
     geom = geometry_of(model).at_window(window)
-    _score_width_bins(score_width, geom)  # checks the width against the configured window
-    _check_batch_size(batch_size)
+    _check_options(geom, score_width, batch_size)
     table = _as_variant_frame(variants)
     ready, skipped = _check_variants(genome, table, geom, _half_reach(model), skip_edge, strict)
 
     rows = table.iloc[[v.row for v in ready]].reset_index(drop=True)
     runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
     saver = _saving(save_tracks, ready, rows, names, geom)
-    with saver as save, runner, _progress(len(ready), progress) as bar:
+    bar = progress_bar(len(ready), "score-variants", "variants", enabled=progress)
+    with saver as save, runner, bar:
         values = _predict_scores(
             runner, genome, ready, batch_size, score_width, score_names, save, bar
         )
@@ -392,7 +392,8 @@ def score_variants(
     return pd.concat([rows, pd.DataFrame(cols)], axis=1), skipped
 
 
-def _check_batch_size(batch_size: int) -> None:
+def _check_options(geom: TowerGeometry, score_width: int | None, batch_size: int) -> None:
+    _score_width_bins(score_width, geom)  # checks the width against the configured window
     if batch_size < 2:
         raise ValueError(
             f"batch_size must be >= 2 (a reference and an alternative window), got {batch_size}"
@@ -555,18 +556,6 @@ def _window_codes(genome: Genome, batch: list[_Variant]) -> np.ndarray:
         right = genome.fetch(v.chrom, after, after + L - v.block - v.n)
         alts.append(np.concatenate([ref[: v.block], v.alt_codes, right]))  # (L,)
     return np.stack(refs + alts)
-
-
-def _progress(total: int, progress: bool):
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        unit="variant",
-        desc="score-variants",
-        dynamic_ncols=True,
-        disable=not progress_enabled(progress),
-    )
 
 
 class _TrackSaver:
