@@ -566,13 +566,17 @@ class Genome:
             return self.chrom_sizes[chrom]
         except KeyError:
             names = ", ".join(list(self.chrom_sizes)[:10])
-            hint = ""
-            alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
-            if alt in self.chrom_sizes:
-                hint = f" (the FASTA calls it {alt!r}: add or strip the 'chr' prefix)"
             raise InputError(
-                f"chromosome {chrom!r} is not in FASTA {self.path}{hint}; it has: {names}"
+                f"chromosome {chrom!r} is not in FASTA {self.path}{self.chrom_hint(chrom)}; "
+                f"it has: {names}"
             ) from None
+
+    def chrom_hint(self, chrom: str) -> str:
+        """`` (the FASTA calls it 'chr1': ...)`` when only a 'chr' prefix differs, else ``""``."""
+        alt = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
+        if alt in self.chrom_sizes:
+            return f" (the FASTA calls it {alt!r}: add or strip the 'chr' prefix)"
+        return ""
 
     def preload(self) -> None:
         """Read the whole genome into memory as uint8 codes now (if ``in_memory``).

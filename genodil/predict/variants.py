@@ -28,6 +28,7 @@ normalised to sum 1 (an all-zero profile counts as uniform).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -39,12 +40,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from genodil.data.tracks import TrackSpec, untransform_tracks
 from genodil.errors import InputError
 from genodil.genome.encode import codes_to_str, encode
 from genodil.genome.io import Genome
 from genodil.genome.vcf import VARIANT_COLUMNS
 from genodil.models.schedules import TowerGeometry, geometry_of
-from genodil.outputs import atomic_output, atomic_outputs, scratch_dir
+from genodil.outputs import atomic_output, atomic_outputs, scratch_dir, write_atomic
 from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
@@ -55,7 +57,14 @@ from genodil.predict.runner import (
 from genodil.predict.tiles import _check_track_names
 from genodil.progress import progress_bar
 
-__all__ = ["SCORES", "score_variants", "skipped_path", "write_scores"]
+__all__ = [
+    "SCORES",
+    "is_vcf_output",
+    "score_variants",
+    "skipped_path",
+    "units_path",
+    "write_scores",
+]
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +168,8 @@ def _check_variant(
     chrom, pos, _, ref, alt = variant
     pos = int(pos)
     if chrom not in genome.chrom_sizes:
-        return f"chromosome {chrom!r} not in FASTA {genome.path.name}", None
+        hint = genome.chrom_hint(chrom)
+        return f"chromosome {chrom!r} not in FASTA {genome.path.name}{hint}", None
     if alt.startswith("<") or "[" in alt or "]" in alt or alt == "*":
         return f"symbolic or breakend ALT {alt!r} is not scored", None
     if alt == ".":
@@ -327,6 +337,7 @@ def score_variants(
     strict: bool = False,
     save_tracks: str | os.PathLike | None = None,
     progress: bool = True,
+    track_specs: Sequence[TrackSpec] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the effect of each variant on every predicted track (docs/variants.md).
 
@@ -362,13 +373,18 @@ def score_variants(
         Write an ``.npz`` with the reference and alternative tracks of every scored variant
         (``ref``, ``alt``, ``alt_raw``, ``start``, ...; see docs/variants.md).
     progress : bool
-        Progress on stderr (a bar on a terminal, periodic lines otherwise).
+        Progress on stderr (:func:`genodil.progress.progress_bar`).
+    track_specs : list of TrackSpec or None
+        The tracks the model was trained on: predictions are mapped back to each track's own
+        units (:func:`genodil.data.tracks.untransform_tracks`) before scoring, and saved
+        tracks are in those units too. None scores the model's outputs as they are.
 
     Returns
     -------
     scored : pd.DataFrame
-        Columns chrom, pos, id, ref, alt, then ``<SCORE>_<track>`` for each score and track;
-        rows in input order.
+        Columns chrom, pos, id, ref, alt, then ``<SCORE>_<track>`` for each score and track,
+        then ``n_padded``: bases of the reference window past a chromosome end, read as N
+        (0 for most variants); rows in input order.
     skipped : pd.DataFrame
         Columns chrom, pos, id, ref, alt, reason.
     """
@@ -385,11 +401,18 @@ def score_variants(
     bar = progress_bar(len(ready), "score-variants", "variants", enabled=progress)
     with saver as save, runner, bar:
         values = _predict_scores(
-            runner, genome, ready, batch_size, score_width, score_names, save, bar
+            runner, genome, ready, batch_size, score_width, score_names, save, bar, track_specs
         )
     pairs = [(i, s, j, t) for i, s in enumerate(score_names) for j, t in enumerate(names)]
     cols = {f"{s}_{t}": values[:, i, j] for i, s, j, t in pairs}
+    cols["n_padded"] = np.array([_n_padded(v, genome) for v in ready], dtype=np.int64)
     return pd.concat([rows, pd.DataFrame(cols)], axis=1), skipped
+
+
+def _n_padded(v: _Variant, genome: Genome) -> int:
+    """Bases of the variant's reference window that lie past a chromosome end (read as N)."""
+    size = genome.chrom_sizes[v.chrom]
+    return max(0, -v.win_start) + max(0, v.win_start + v.geom.window - size)
 
 
 def _check_options(geom: TowerGeometry, score_width: int | None, batch_size: int) -> None:
@@ -428,12 +451,16 @@ def _predict_scores(
     score_names: list[str],
     save: _TrackSaver | None,
     bar,
+    track_specs: Sequence[TrackSpec] | None = None,
 ) -> np.ndarray:
     """Predict and score every variant; returns (N, len(score_names), T) float64."""
     values = np.full((len(ready), len(score_names), runner.n_tracks), np.nan)
     batches = _batches(ready, max(1, batch_size // 2))
     for (lo, batch), codes in prefetched(batches, lambda b: _window_codes(genome, b[1])):
         pred = runner.predict_codes(codes)  # (B + B_changed, T, L_out) on the device
+        if track_specs is not None:  # score in the tracks' own units
+            bin_size = batch[0].geom.bin_size
+            pred = torch.from_numpy(untransform_tracks(_to_numpy(pred), track_specs, bin_size))
         width = _score_width_bins(score_width, batch[0].geom)
         values[lo : lo + len(batch)] = _score_batch(pred, batch, width, score_names, save)
         bar.update(len(batch))
@@ -637,33 +664,73 @@ def skipped_path(out_path: str | os.PathLike) -> Path:
     return out_path.with_name(f"{name}.skipped.tsv")
 
 
-def write_scores(
-    scored: pd.DataFrame, skipped: pd.DataFrame, out_path: str | os.PathLike
-) -> tuple[Path, Path]:
-    """Write scores as TSV (or Parquet for ``.parquet``/``.pq``) and skipped variants beside.
+def units_path(out_path: str | os.PathLike) -> Path:
+    """The sidecar saying which units the scores in ``out_path`` are in: ``<out>.units.json``."""
+    out_path = Path(out_path)
+    return out_path.with_name(f"{out_path.name}.units.json")
 
-    The skipped table goes to :func:`skipped_path` next to ``out_path`` (always written, with
-    only a header when nothing was skipped). Both files are written under temporary names and
-    renamed when complete.
+
+def is_vcf_output(out_path: str | os.PathLike) -> bool:
+    """True for ``.vcf`` / ``.vcf.gz`` outputs (an annotated copy of the input VCF)."""
+    name = Path(out_path).name.lower()
+    return name.endswith((".vcf", ".vcf.gz"))
+
+
+def write_scores(
+    scored: pd.DataFrame,
+    skipped: pd.DataFrame,
+    out_path: str | os.PathLike,
+    vcf: str | os.PathLike | None = None,
+    units: dict | None = None,
+) -> tuple[Path, ...]:
+    """Write scores as TSV, Parquet or an annotated VCF, the skipped variants beside.
+
+    ``.parquet``/``.pq`` gives Parquet; ``.vcf``/``.vcf.gz`` gives a copy of ``vcf`` (the
+    input) with each score column as a per-allele INFO field
+    (:func:`genodil.genome.vcf.write_annotated_vcf`); anything else a TSV (gzipped for
+    ``.gz``). The skipped table goes to :func:`skipped_path` (always written, with only a
+    header when nothing was skipped). With ``units`` (``{"units": ..., "tracks": {...}}``),
+    a :func:`units_path` sidecar records which units the scores are in. Every file is written
+    under a temporary name and renamed when complete.
 
     Returns
     -------
-    (scores path, skipped path)
+    tuple of Path: scores, skipped table and, with ``units``, the units sidecar
     """
     out_path = Path(out_path)
     skipped_out = skipped_path(out_path)
-    what = ["--out", "skipped table"]
-    with atomic_outputs([out_path, skipped_out], what=what) as (tmp, tmp_skipped):
-        if out_path.suffix.lower() in (".parquet", ".pq"):
-            try:
-                scored.to_parquet(tmp, index=False)
-            except ImportError as e:
-                raise InputError(
-                    f"writing {out_path} needs pyarrow: `pip install 'genodil[parquet]'`, or "
-                    "give a .tsv output"
-                ) from e
-        else:
-            compression = "gzip" if out_path.name.endswith(".gz") else None
-            scored.to_csv(tmp, sep="\t", index=False, float_format="%.7g", compression=compression)
-        skipped.to_csv(tmp_skipped, sep="\t", index=False)
-    return out_path, skipped_out
+    if is_vcf_output(out_path):
+        if vcf is None:
+            raise InputError(f"{out_path}: an annotated VCF output needs the input VCF")
+        from genodil.genome.vcf import write_annotated_vcf
+
+        cols = [c for c in scored.columns if c not in (*VARIANT_COLUMNS, "n_padded")]
+        note = (units or {}).get("units", "model")
+        text = {c: f"genodil {c} ({note} units; see {units_path(out_path).name})" for c in cols}
+        write_annotated_vcf(vcf, scored, out_path, cols, text)
+        with atomic_output(skipped_out, what="skipped table") as tmp_skipped:
+            skipped.to_csv(tmp_skipped, sep="\t", index=False)
+    else:
+        what = ["--out", "skipped table"]
+        with atomic_outputs([out_path, skipped_out], what=what) as (tmp, tmp_skipped):
+            _write_table(scored, out_path, tmp)
+            skipped.to_csv(tmp_skipped, sep="\t", index=False)
+    if units is None:
+        return out_path, skipped_out
+    side = units_path(out_path)
+    write_atomic(side, json.dumps(units, indent=2) + "\n", what="units sidecar")
+    return out_path, skipped_out, side
+
+
+def _write_table(scored: pd.DataFrame, out_path: Path, tmp: Path) -> None:
+    if out_path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            scored.to_parquet(tmp, index=False)
+        except ImportError as e:
+            raise InputError(
+                f"writing {out_path} needs pyarrow: `pip install 'genodil[parquet]'`, or "
+                "give a .tsv output"
+            ) from e
+    else:
+        compression = "gzip" if out_path.name.endswith(".gz") else None
+        scored.to_csv(tmp, sep="\t", index=False, float_format="%.7g", compression=compression)

@@ -78,7 +78,9 @@ def test_snv_breaking_motif_scores_match_hand_count(motif_genome):
         "logFC_gata",
         "maxabs_gata",
         "JSD_gata",
+        "n_padded",
     ]
+    assert row["n_padded"] == 0
 
 
 def test_score_width_limits_to_central_positions(motif_genome):
@@ -90,7 +92,7 @@ def test_score_width_limits_to_central_positions(motif_genome):
     # positions [198, 203) hold only the motif start at 200
     assert narrow.loc[0, "SAD_gata"] == -1.0
     assert narrow.loc[0, "logFC_gata"] == -1.0  # log2((0 + 1) / (1 + 1))
-    assert list(narrow.columns[5:]) == ["SAD_gata", "logFC_gata"]
+    assert list(narrow.columns[5:]) == ["SAD_gata", "logFC_gata", "n_padded"]
 
 
 def test_binned_model_sad_sums_over_bins(motif_genome):
@@ -112,7 +114,7 @@ def test_identical_ref_alt_scores_exactly_zero(tmp_path):
         ]
     )
     scored, _ = score_variants(SmoothNet(crop=8), g, variants, ["a", "b"], window=49, scores=ALL)
-    values = scored.iloc[:, 5:].to_numpy()
+    values = scored.iloc[:, 5:-1].to_numpy()  # scores, not n_padded
     assert values.shape == (3, 8)
     assert (values == 0.0).all()
 
@@ -271,7 +273,7 @@ def test_batch_size_does_not_change_scores(tmp_path):
     a, _ = score_variants(model, g, _one(rows), ["x", "y"], window=49, batch_size=2, scores=ALL)
     b, _ = score_variants(model, g, _one(rows), ["x", "y"], window=49, batch_size=64, scores=ALL)
     np.testing.assert_allclose(
-        a.iloc[:, 5:].to_numpy(), b.iloc[:, 5:].to_numpy(), rtol=1e-5, atol=1e-7
+        a.iloc[:, 5:-1].to_numpy(), b.iloc[:, 5:-1].to_numpy(), rtol=1e-5, atol=1e-7
     )
 
 
@@ -287,7 +289,7 @@ def test_vcf_to_tsv_and_parquet(motif_genome, tmp_path):
     out, skipped_path = write_scores(scored, skipped, tmp_path / "res" / "scores.tsv")
     assert skipped_path == tmp_path / "res" / "scores.skipped.tsv"
     back = pd.read_csv(out, sep="\t")
-    assert list(back.columns) == ["chrom", "pos", "id", "ref", "alt", "SAD_gata"]
+    assert list(back.columns) == ["chrom", "pos", "id", "ref", "alt", "SAD_gata", "n_padded"]
     assert back[["id", "alt", "SAD_gata"]].values.tolist() == [
         ["rs1", "C", -1.0],
         ["rs1", "T", -1.0],
@@ -373,7 +375,8 @@ def test_reach_wide_window_sums_effects_beyond_the_configured_output(tmp_path):
     assert short["maxabs_t"][0] == max(abs(c) for c in changes)
     # The same sums as with a window long enough to hold the whole reach.
     long, _ = score_variants(model, g, variants, ["t"], window=400, scores=["SAD", "maxabs"])
-    pd.testing.assert_frame_equal(short, long)
+    # the same scores; the windows differ, so do the bases padded past the chromosome ends
+    pd.testing.assert_frame_equal(short.drop(columns="n_padded"), long.drop(columns="n_padded"))
     # A model that does not declare its receptive field keeps the configured window.
     plain = KernelModel(model.conv.weight.detach().numpy(), crop=20)
     blind, _ = score_variants(plain, g, variants.iloc[:1], ["t"], window=window, scores=["SAD"])
@@ -398,3 +401,71 @@ def test_reach_wide_tracks_are_saved_padded(tmp_path):
         assert int(saved["start"][row]) == start
         np.testing.assert_array_equal(saved["ref"][row, 0, :n_out], track[start : start + n_out])
         assert np.isnan(saved["ref"][row, 0, n_out:]).all()
+
+
+def test_n_padded_flags_exactly_the_windows_past_a_chromosome_end(motif_genome):
+    model = MotifCounter("GATA", crop=8)
+    seq = motif_genome.fetch("c1", 0, 400)
+    rows = [("c1", p, "ACGTN"[seq[p - 1]], "G") for p in (3, 30, 201, 390)]
+    scored, _ = score_variants(model, motif_genome, _one(rows), ["gata"], window=64, scores="SAD")
+    edge, _ = score_variants(
+        model, motif_genome, _one(rows), ["gata"], window=64, scores="SAD", skip_edge=True
+    )
+    assert list(scored["n_padded"] > 0) == [p not in set(edge["pos"]) for p in scored["pos"]]
+    assert scored["n_padded"].tolist()[:3] == [32 - 2, 32 - 29, 0]  # centre 32, p0 = pos - 1
+    assert scored["n_padded"].iloc[3] == (389 - 32 + 64) - 400
+
+
+def test_scores_in_track_units_undo_the_track_transform(motif_genome):
+    from genodil.data.tracks import TrackSpec
+
+    model = MotifCounter("GATA", crop=8)
+    v = _one([("c1", 201, "G", "C")])
+    model_units, _ = score_variants(model, motif_genome, v, ["gata"], window=64, scores="SAD")
+    spec = [TrackSpec("gata", "gata.bw", scale=0.5)]
+    track_units, _ = score_variants(
+        model, motif_genome, v, ["gata"], window=64, scores="SAD", track_specs=spec
+    )
+    assert model_units.loc[0, "SAD_gata"] == -1.0
+    assert track_units.loc[0, "SAD_gata"] == -2.0  # the model learned half the bigWig's values
+
+
+def test_skipped_table_hints_at_a_chr_prefix(motif_genome):
+    _, skipped = score_variants(
+        MotifCounter("GATA", crop=8),
+        motif_genome,
+        _one([("chrc1", 201, "G", "C")]),
+        ["gata"],
+        window=64,
+    )
+    assert "the FASTA calls it 'c1'" in skipped.loc[0, "reason"]
+
+
+def test_annotated_vcf_output_and_units_sidecar(motif_genome, tmp_path):
+    import json
+
+    import pysam
+
+    vcf = write_vcf(
+        tmp_path / "v.vcf", [("c1", 201, "rs1", "G", "C,T"), ("c1", 101, "rs2", "G", "T")]
+    )
+    scored, skipped = score_variants(
+        MotifCounter("GATA", crop=8),
+        motif_genome,
+        read_vcf(vcf),
+        ["gata"],
+        window=64,
+        scores="SAD,logFC",
+    )
+    units = {"units": "track", "tracks": {"gata": "track units: as in gata.bw"}}
+    out, skipped_out, side = write_scores(scored, skipped, tmp_path / "s.vcf.gz", vcf, units)
+    assert skipped_out.name == "s.vcf.gz.skipped.tsv" and side.name == "s.vcf.gz.units.json"
+    assert json.loads(side.read_text()) == units
+    with pysam.VariantFile(str(out)) as vf:
+        assert "track units" in vf.header.info["SAD_gata"].description
+        recs = list(vf)
+    assert recs[0].info["SAD_gata"] == pytest.approx((-1.0, -1.0))
+    assert "SAD_gata" not in recs[1].info  # REF mismatch: skipped, record kept unannotated
+    assert "n_padded" not in recs[0].info
+    with pytest.raises(InputError, match="needs the input VCF"):
+        write_scores(scored, skipped, tmp_path / "t.vcf")
