@@ -24,14 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyBigWig
 from torch import nn
 
+from genodil.data.tracks import TrackSpec, untransform_tracks
 from genodil.errors import InputError
 from genodil.genome.intervals import interval_frame, merge_intervals, tile_intervals
 from genodil.genome.io import Genome, parse_region, read_bed
 from genodil.models.schedules import TowerGeometry, geometry_of
-from genodil.outputs import atomic_outputs, check_outputs, scratch_dir
+from genodil.outputs import atomic_output, check_outputs, scratch_dir
+from genodil.predict.bigwig import BigWigWriter
 from genodil.predict.npz import NpyStream, pack_npz
 from genodil.predict.runner import (
     Device,
@@ -200,6 +201,7 @@ def predict_regions(
     progress: bool = True,
     npz: str | os.PathLike | None = None,
     zooms: int = 0,
+    track_specs: Sequence[TrackSpec] | None = None,
 ) -> dict[str, Path]:
     """Predict tracks over genome regions and write ``out_dir/<track>.bw``.
 
@@ -220,10 +222,15 @@ def predict_regions(
         Model input length L in bp.
     batch_size : int
         Windows per forward pass.
-    device, rc_average, strand_pairs, precision
-        As in :func:`genodil.predict.runner.predict`.
+    device : {"auto", "cpu", "cuda"}
+    rc_average : bool
+        Average forward and reverse-complement predictions (tracks swapped by
+        ``strand_pairs``, default ``model.strand_pairs``).
+    strand_pairs : list of int or None
+    precision : {"auto", "32", "bf16"}
+        ``auto``: bf16 autocast on CUDA, float32 on CPU.
     progress : bool
-        Progress on stderr (a bar on a terminal, periodic lines otherwise).
+        Progress on stderr (:func:`genodil.progress.progress_bar`).
     npz : path or None
         Also write the predictions to this ``.npz``: one float32 array of shape (T, n_bins)
         per merged region, keyed ``chrom`` when it covers the whole record and
@@ -233,6 +240,9 @@ def predict_regions(
         libBigWig builds zoom levels in memory when the file is closed (~14 bytes per
         predicted base), which is fine for small genomes and makes browsers faster when
         zoomed out.
+    track_specs : list of TrackSpec or None
+        The tracks the model was trained on: values are written in each track's own units
+        (:func:`genodil.data.tracks.untransform_tracks`). None writes the model's outputs.
 
     Returns
     -------
@@ -245,116 +255,95 @@ def predict_regions(
     merged = merge_regions(regions, genome, geom.bin_size)
     if merged.empty:
         raise InputError("no regions to predict: give at least one region")
-    final, npz_path, paths = _check_outputs(Path(out_dir), names, npz)
-    with (
-        atomic_outputs(list(paths.values()), what=list(paths)) as temps,
-        contextlib.ExitStack() as stack,
-    ):
-        npz_dir = stack.enter_context(scratch_dir(npz_path, what="--npz")) if npz_path else None
-        bigwigs = dict(zip(names, temps[: len(names)], strict=True))
-        writer = _TileWriter(stack, genome, merged, geom, bigwigs, final, zooms, npz_dir)
-        runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
-        total_bp = int((merged["end"] - merged["start"]).sum())
-        bar = progress_bar(total_bp, "predict", "bp", enabled=progress, unit_scale=True)
-        with runner, bar:
-            for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
-                for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
-                    bar.update(writer.write(tile, vals[:, : tile.n_bins]))
-        npy_files = writer.close()
-        if npz_path is not None:
-            extra = [("_track_names", np.array(names)), ("_bin_size", np.array(geom.bin_size))]
-            pack_npz(temps[-1], iter([*npy_files, *extra]))
+    final = {name: Path(out_dir) / f"{name}.bw" for name in names}
+    outputs = {f"bigWig of track {name}": path for name, path in final.items()}
+    outputs["--npz"] = npz
+    check_outputs(outputs, {"--out": out_dir}, writable=True)
+    runner = ModelRunner(model, device, precision, rc_average, strand_pairs, len(names))
+    total_bp = int((merged["end"] - merged["start"]).sum())
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(BigWigWriter(final[n], genome, zooms)) for n in names]
+        arrays = stack.enter_context(_RegionArrays(npz, merged, len(names), geom)) if npz else None
+        bar = stack.enter_context(
+            progress_bar(total_bp, "predict", "bp", enabled=progress, unit_scale=True)
+        )
+        stack.enter_context(runner)
+        for batch, pred in _run_batches(runner, genome, merged, geom, batch_size):
+            for tile, vals in zip(batch, pred, strict=True):  # vals: (T, L_out)
+                vals = vals[:, : tile.n_bins]
+                if track_specs is not None:
+                    vals = untransform_tracks(vals, track_specs, geom.bin_size)
+                _write_tile(writers, tile, vals, geom.bin_size)
+                if arrays is not None:
+                    arrays.add(tile, vals)
+                bar.update(min(tile.n_bins * geom.bin_size, tile.chrom_size - tile.out_start))
+        if arrays is not None:
+            arrays.finish(names)
     return final
 
 
-def _check_outputs(
-    out_dir: Path, names: list[str], npz: str | os.PathLike | None
-) -> tuple[dict[str, Path], Path | None, dict[str, Path]]:
-    """Output paths, checked for collisions and writability.
+class _RegionArrays:
+    """Stream one (T, n_bins) array per merged region into an ``.npz`` (bounded memory).
 
-    Returns
-    -------
-    (bigWig path per track, the ``.npz`` path or None, every output path by description)
-    """
-    final = {name: out_dir / f"{name}.bw" for name in names}
-    npz_path = Path(npz) if npz is not None else None
-    outputs = {f"bigWig of track {name}": path for name, path in final.items()}
-    outputs["--npz"] = npz_path
-    check_outputs(outputs, {"--out": out_dir}, writable=True)
-    return final, npz_path, {k: p for k, p in outputs.items() if p is not None}
-
-
-class _TileWriter:
-    """Write predicted tiles to one bigWig per track (and ``.npy`` parts for the ``.npz``).
-
-    With ``npz_dir``, each merged region also gets one ``.npy`` of shape (T, n_bins), stored
-    column-major. Open files are closed (bigWigs) or abandoned (``.npy``) through ``stack``
-    when the work fails; :meth:`close` finishes them on success.
+    A context manager: the archive is built on a temporary name and renamed by
+    :func:`genodil.outputs.atomic_output` only after :meth:`finish`; the per-region ``.npy``
+    parts live in a hidden staging folder removed in every case.
     """
 
-    def __init__(
-        self,
-        stack: contextlib.ExitStack,
-        genome: Genome,
-        merged: pd.DataFrame,
-        geom: TowerGeometry,
-        paths: dict[str, Path],
-        final: dict[str, Path],
-        zooms: int,
-        npz_dir: Path | None,
-    ) -> None:
-        self.merged, self.geom, self.npz_dir = merged, geom, npz_dir
-        self.names = list(paths)
-        self.writers: dict[str, object] = {}
+    def __init__(self, path, merged: pd.DataFrame, n_tracks: int, geom: TowerGeometry) -> None:
+        self.path, self.merged, self.n_tracks, self.geom = Path(path), merged, n_tracks, geom
+        self.stack = contextlib.ExitStack()
+        self.files: list[tuple[str, Path]] = []
         self.npy: NpyStream | None = None
-        self.npy_files: list[tuple[str, Path]] = []
         self.current = -1
-        stack.callback(self._abandon)
-        header = [(c, n) for c, n in genome.chrom_sizes.items() if n > 0]
-        for name, path in paths.items():
-            bw = pyBigWig.open(str(path), "w")  # folder proven writable by check_outputs
-            if bw is None:
-                raise InputError(f"cannot write {final[name]}: check {path.parent} is writable")
-            self.writers[name] = bw
-            bw.addHeader(header, maxZooms=int(zooms))
 
-    def write(self, tile: _Tile, vals: np.ndarray) -> int:
-        """Add one tile's values (T, n_bins); returns the bases it covers."""
-        _write_tile(self.writers, self.names, tile, vals, self.geom.bin_size)
-        if self.npz_dir is not None:
-            if tile.region != self.current:
-                self._next_npy(tile)
-            self.npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
-        end = min(tile.out_start + tile.n_bins * self.geom.bin_size, tile.chrom_size)
-        return end - tile.out_start
+    def __enter__(self):
+        self.tmp = self.stack.enter_context(atomic_output(self.path, what="--npz"))
+        self.dir = self.stack.enter_context(scratch_dir(self.path, what="--npz"))
+        return self
 
-    def _next_npy(self, tile: _Tile) -> None:
-        """Close the current region's array and start the one of ``tile``'s region."""
-        if self.npy is not None:
-            self.npy.close()
-        chrom, start, end = self.merged.iloc[tile.region]
-        n_bins = -(-(int(end) - int(start)) // self.geom.bin_size)
-        key = _region_key(chrom, int(start), int(end), tile.chrom_size)
-        path = self.npz_dir / f"{len(self.npy_files)}.npy"
-        self.npy_files.append((key, path))
-        self.npy = NpyStream(path, (len(self.names), n_bins), fortran_order=True)
-        self.current = tile.region
+    def add(self, tile: _Tile, vals: np.ndarray) -> None:
+        if tile.region != self.current:
+            self.npy, self.current = _next_npy(
+                self.npy, self.dir, self.files, self.merged, tile, self.n_tracks, self.geom
+            )
+        self.npy.write(vals.T)  # (n_bins, T) rows = column-major (T, n_bins)
 
-    def close(self) -> list[tuple[str, Path]]:
-        """Finish every file; returns the ``(npz key, .npy path)`` of each region."""
+    def finish(self, names: list[str]) -> None:
         if self.npy is not None:
             self.npy.close()
             self.npy = None
-        for bw in self.writers.values():
-            bw.close()
-        self.writers.clear()
-        return self.npy_files
+        members = [
+            *self.files,
+            ("_track_names", np.array(names)),
+            ("_bin_size", np.array(self.geom.bin_size)),
+        ]
+        pack_npz(self.tmp, iter(members))
 
-    def _abandon(self) -> None:
-        for bw in self.writers.values():
-            bw.close()
+    def __exit__(self, *exc):
         if self.npy is not None:
             self.npy.abandon()
+        return self.stack.__exit__(*exc)
+
+
+def _next_npy(
+    npy: NpyStream | None,
+    npz_dir: Path,
+    npy_files: list[tuple[str, Path]],
+    merged: pd.DataFrame,
+    tile: _Tile,
+    n_tracks: int,
+    geom: TowerGeometry,
+) -> tuple[NpyStream, int]:
+    """Close the current region's array and start the next one, shape (T, n_bins)."""
+    if npy is not None:
+        npy.close()
+    chrom, start, end = merged.iloc[tile.region]
+    n_bins = -(-(int(end) - int(start)) // geom.bin_size)
+    key = _region_key(chrom, int(start), int(end), tile.chrom_size)
+    path = npz_dir / f"{len(npy_files)}.npy"
+    npy_files.append((key, path))
+    return NpyStream(path, (n_tracks, n_bins), fortran_order=True), tile.region
 
 
 def _run_batches(
@@ -377,19 +366,16 @@ def _run_batches(
         yield batch, runner(codes)
 
 
-def _write_tile(writers, names, tile: _Tile, vals: np.ndarray, bin_size: int) -> None:
-    """Add one tile's values (T, n_bins) to every track's bigWig."""
+def _write_tile(writers, tile: _Tile, vals: np.ndarray, bin_size: int) -> None:
+    """Add one tile's values (T, n_bins) to every track's bigWig (one writer per track)."""
     start = tile.out_start
     n = tile.n_bins
     n_full = n if start + n * bin_size <= tile.chrom_size else n - 1
     last = start + n_full * bin_size
-    for k, name in enumerate(names):
-        bw = writers[name]
-        if n_full:
-            bw.addEntries(tile.chrom, start, values=vals[k, :n_full], span=bin_size, step=bin_size)
+    for k, writer in enumerate(writers):
+        writer.add(tile.chrom, start, vals[k, :n_full], span=bin_size)
         if n_full < n:  # the chromosome ends inside the last bin
-            span = tile.chrom_size - last
-            bw.addEntries(tile.chrom, last, values=vals[k, n_full:n], span=span, step=span)
+            writer.add(tile.chrom, last, vals[k, n_full:n], span=tile.chrom_size - last)
 
 
 def predict_sequences(
@@ -406,6 +392,7 @@ def predict_sequences(
     progress: bool = True,
     npz: str | os.PathLike | None = None,
     zooms: int = 0,
+    track_specs: Sequence[TrackSpec] | None = None,
 ) -> dict[str, Path]:
     """Predict every record of a FASTA of arbitrary sequences (designed, haplotypes, ...).
 
@@ -433,4 +420,5 @@ def predict_sequences(
         progress=progress,
         npz=npz,
         zooms=zooms,
+        track_specs=track_specs,
     )

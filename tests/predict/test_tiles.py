@@ -239,3 +239,17 @@ def test_predict_regions_no_regions_raises(genome, tmp_path):
     model = KernelModel(integer_weight(1, 3), crop=2)
     with pytest.raises(InputError, match="no regions"):
         predict_regions(model, genome, [], tmp_path / "o", ["a"], window=20)
+
+
+def test_predict_regions_writes_track_units(genome, tmp_path):
+    from genodil.data.tracks import TrackSpec
+
+    weight = integer_weight(2, 7, seed=3)
+    model = KernelModel(weight, crop=6)
+    specs = [TrackSpec("t0", "t0.bw", scale=0.5), TrackSpec("t1", "t1.bw")]
+    out = predict_regions(
+        model, genome, [("c1", 0, 130)], tmp_path / "o", ["t0", "t1"], window=40, track_specs=specs
+    )
+    ref = reference_track(SEQS["c1"], weight)[:, :130]  # model units
+    np.testing.assert_allclose(_read(out["t0"], "c1", 0, 130), 2 * ref[0])  # scale 0.5 undone
+    np.testing.assert_array_equal(_read(out["t1"], "c1", 0, 130), ref[1])
