@@ -35,6 +35,16 @@ def _add(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
     )
 
 
+def _units_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--units",
+        choices=["track", "model"],
+        default="track",
+        help="track: the bigWigs' own units (transforms undone; default); model: the network's "
+        "transformed outputs",
+    )
+
+
 def _device_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
@@ -155,15 +165,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "progress": not args.quiet,
         "npz": args.npz,
         "zooms": args.zooms,
+        "track_specs": loaded.track_specs if args.units == "track" else None,
     }
     if args.sequences:
         if args.fasta or args.regions or args.region or args.genome:
             raise InputError("--sequences predicts its own records; drop --fasta/--region(s)")
         written = tiles.predict_sequences(loaded.model, args.sequences, args.out, **common)
     else:
-        if not args.fasta:
-            raise InputError("--fasta is required (or --sequences SEQS.fa)")
-        genome = Genome(args.fasta)
+        genome = Genome(loaded.genome_fasta(args.fasta))
         regions = _regions(args, genome)
         written = tiles.predict_regions(loaded.model, genome, regions, args.out, **common)
     manifest.write_manifest(
@@ -175,9 +184,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         npz=args.npz,
         rc_average=args.rc_average,
         previous=previous,
+        units=args.units,
     )
     for name, path in written.items():
         print(f"{name}: {path}")
+    print(f"values in {args.units} units (see {Path(args.out) / manifest.MANIFEST_NAME})")
     return 0
 
 
@@ -194,6 +205,7 @@ def _check_predict_outputs(args: argparse.Namespace, track_names, checkpoint):
 
 
 def cmd_score_variants(args: argparse.Namespace) -> int:
+    from genodil.data.tracks import describe_units
     from genodil.genome.io import Genome
     from genodil.genome.vcf import read_vcf
     from genodil.outputs import check_outputs
@@ -201,7 +213,7 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
     from genodil.train.io import load_model
 
     loaded = load_model(args.checkpoint)
-    genome = Genome(args.fasta)
+    genome = Genome(loaded.genome_fasta(args.fasta))
     table = read_vcf(args.vcf)
     if not len(table):
         print(
@@ -214,6 +226,7 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
         {
             "--out": args.out,
             "skipped table": variants.skipped_path(args.out),
+            "units sidecar": variants.units_path(args.out),
             "--save-tracks": args.save_tracks,
         },
         writable=True,
@@ -234,12 +247,29 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
         strict=args.strict,
         save_tracks=args.save_tracks,
         progress=not args.quiet,
+        track_specs=loaded.track_specs if args.units == "track" else None,
     )
-    paths = variants.write_scores(scored, skipped, args.out)
-    print(f"scored {len(scored)} variants, skipped {len(skipped)}")
+    units = {
+        "units": args.units,
+        "tracks": describe_units(loaded.track_specs, args.units, loaded.bin_size),
+    }
+    paths = variants.write_scores(scored, skipped, args.out, vcf=args.vcf, units=units)
+    print(_variant_counts(table, scored, skipped) + f"; scores in {args.units} units")
     for p in paths:
         print(f"  {p}")
     return 0
+
+
+def _variant_counts(table, scored, skipped) -> str:
+    """``scored 12 alleles (10 records), skipped 1 allele (1 record)``: VCF rows are alleles."""
+
+    def count(df) -> str:
+        records = len(df[["chrom", "pos", "id", "ref"]].drop_duplicates()) if len(df) else 0
+        return (
+            f"{len(df)} allele{'s' * (len(df) != 1)} ({records} record{'s' * (records != 1)})"
+        )
+
+    return f"of {count(table)}: scored {count(scored)}, skipped {count(skipped)}"
 
 
 def cmd_receptive_field(args: argparse.Namespace) -> int:
@@ -478,7 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  genodil predict --checkpoint runs/demo --sequences haps.fa --out pred --npz h.npz\n",
     )
     p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--fasta", help="reference genome FASTA")
+    p.add_argument(
+        "--fasta", help="reference genome FASTA (default: the one the model was trained on)"
+    )
     p.add_argument("--regions", help="BED of regions (overlaps are merged)")
     p.add_argument("--region", action="append", default=[], help="chr:start-end (repeatable)")
     p.add_argument("--genome", action="store_true", help="predict every chromosome")
@@ -498,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace predictions of another model in --out (see OUT/manifest.json)",
     )
+    _units_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(p)
     p.set_defaults(func=cmd_predict)
@@ -512,9 +545,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--out scores.parquet --scores SAD,JSD --score-width 200 --rc-average\n",
     )
     p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--fasta", required=True, help="reference genome FASTA")
+    p.add_argument(
+        "--fasta", help="reference genome FASTA (default: the one the model was trained on)"
+    )
     p.add_argument("--vcf", required=True, help="VCF or bgzipped VCF")
-    p.add_argument("--out", required=True, help="scores .tsv or .parquet")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="scores file: .tsv (.tsv.gz), .parquet, or .vcf/.vcf.gz (the input VCF with "
+        "per-allele scores as INFO fields)",
+    )
+    _units_arg(p)
     p.add_argument("--scores", default="SAD,logFC,maxabs,JSD", help="comma-separated scores")
     p.add_argument("--score-width", type=int, help="score only the central N bp")
     p.add_argument("--rc-average", action="store_true", help="average with reverse complement")

@@ -37,6 +37,7 @@ from genodil.outputs import (
 )
 from genodil.predict.npz import NpyStream
 from tests.conftest import write_learnable_data
+from tests.helpers import write_vcf
 
 ROOT = Path(__file__).resolve().parents[1]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -297,7 +298,10 @@ def model_files(tmp_path_factory):
     model = DilatedResNet(**kw)
     spec = {
         "model": {**model.config},
-        "data": {"window": 256, "tracks": [{"name": "a"}, {"name": "b", "scale": 2.0}]},
+        "data": {
+            "window": 256,
+            "tracks": [{"name": "a", "path": "a.bw"}, {"name": "b", "path": "b.bw", "scale": 2.0}],
+        },
         "track_names": ["a", "b"],
         "version": "test",
     }
@@ -360,10 +364,10 @@ def test_cli_predict_manifest_and_model_mixing(model_files, tmp_path):
     assert manifest["checkpoint"]["path"] == str(model_files["ckpt"].resolve())
     assert len(manifest["checkpoint"]["sha256"]) == 64
     assert [t["name"] for t in manifest["tracks"]] == ["a", "b"]
-    assert [t["units"] for t in manifest["tracks"]] == [
-        "track",
-        "model (transformed training target)",
-    ]
+    assert manifest["units"] == "track"
+    units = [t["units"] for t in manifest["tracks"]]
+    assert units[0].startswith("track units") and "no transform" in units[0]
+    assert units[1].startswith("track units") and "undid" in units[1]
     assert manifest["regions"] == ["c1:0-600"]
     assert _predict(model_files, out).returncode == 0  # same model again: fine
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -475,3 +479,48 @@ def test_cli_evaluate_out_is_a_directory(model_files, tmp_path):
     proc = _cli("evaluate", "--checkpoint", model_files["ckpt"], "--out", tmp_path / "metrics.json")
     _assert_clean_exit_2(proc)
     assert "existing directory" in proc.stderr
+
+
+def test_cli_predict_units_track_and_model(model_files, tmp_path):
+    import pyBigWig
+
+    track, model = tmp_path / "track", tmp_path / "model"
+    assert _predict(model_files, track).returncode == 0
+    proc = _predict(model_files, model, "--units", "model")
+    assert proc.returncode == 0 and "values in model units" in proc.stdout
+    assert json.loads((model / "manifest.json").read_text())["units"] == "model"
+    vals = {}
+    for folder in (track, model):
+        for name in ("a", "b"):
+            with pyBigWig.open(str(folder / f"{name}.bw")) as bw:
+                vals[folder.name, name] = np.array(bw.values("c1", 100, 300))
+    np.testing.assert_allclose(vals["track", "a"], vals["model", "a"])  # no transform
+    np.testing.assert_allclose(vals["track", "b"], vals["model", "b"] / 2.0, rtol=1e-6)  # scale 2
+
+
+def test_cli_score_variants_vcf_output_counts_and_units(model_files, tmp_path):
+    import pysam
+
+    from genodil.genome.io import Genome
+
+    seq = Genome(model_files["fasta"]).fetch("c1", 0, 400)
+    base = "ACGTN"[seq[299]]
+    vcf = write_vcf(
+        tmp_path / "v.vcf",
+        [
+            ("c1", 300, "rs1", base, "A,C" if base not in "AC" else "G,T"),
+            ("c9", 5, "rs2", "A", "C"),
+        ],
+    )
+    out = tmp_path / "s.vcf"
+    proc = _cli(
+        "score-variants", "--checkpoint", model_files["ckpt"], "--vcf", vcf, "--out", out,
+        "--fasta", model_files["fasta"], "--quiet", "--device", "cpu",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "of 3 alleles (2 records): scored 2 alleles (1 record), skipped 1 allele" in proc.stdout
+    units = json.loads((tmp_path / "s.vcf.units.json").read_text())
+    assert units["units"] == "track" and "undid scale=2" in units["tracks"]["b"]
+    with pysam.VariantFile(str(out)) as vf:
+        recs = list(vf)
+    assert len(recs) == 2 and len(recs[0].info["SAD_b"]) == 2 and "SAD_b" not in recs[1].info

@@ -97,20 +97,13 @@ def check_prediction_folder(
     return None
 
 
-def _units(spec: Mapping[str, Any], name: str) -> str:
-    """The units of one predicted track, from the checkpoint's track spec."""
-    for track in spec.get("data", {}).get("tracks", []) or []:
-        if isinstance(track, Mapping) and track.get("name") == name:
-            if track.get("units"):
-                return str(track["units"])
-            transformed = (
-                track.get("scale", 1.0) != 1.0
-                or track.get("clip_soft") is not None
-                or track.get("clip") is not None
-                or track.get("log1p", False)
-            )
-            return "model (transformed training target)" if transformed else "track"
-    return "unknown"
+def _units(spec: Mapping[str, Any], units: str) -> dict[str, str]:
+    """Per track, which units its bigWig holds (:func:`genodil.data.tracks.describe_units`)."""
+    from genodil.data.tracks import describe_units, to_track_specs
+
+    data = spec.get("data", {}) or {}
+    tracks = [{"path": "", **t} for t in data.get("tracks", []) or [] if isinstance(t, Mapping)]
+    return describe_units(to_track_specs(tracks), units, int(data.get("bin_size", 1) or 1))
 
 
 def write_manifest(
@@ -123,6 +116,7 @@ def write_manifest(
     npz: str | os.PathLike | None = None,
     rc_average: bool = False,
     previous: Mapping[str, Any] | None = None,
+    units: str = "track",
 ) -> Path:
     """Write ``out_dir/manifest.json`` after a successful prediction.
 
@@ -144,12 +138,15 @@ def write_manifest(
     rc_average : bool
     previous : mapping or None
         The manifest found before the run (from :func:`check_prediction_folder`).
+    units : {"track", "model"}
+        Which units the bigWigs hold (recorded per track, with what was undone).
     """
     import genodil
 
     out_dir = Path(out_dir)
+    described = _units(spec, units)
     tracks = [
-        {"name": name, "file": Path(path).name, "units": _units(spec, name)}
+        {"name": name, "file": Path(path).name, "units": described.get(name, "unknown")}
         for name, path in written.items()
     ]
     manifest = {
@@ -157,6 +154,7 @@ def write_manifest(
         "genodil_version": genodil.__version__,
         "command": "predict",
         "checkpoint": dict(checkpoint),
+        "units": units,
         "tracks": tracks,
         "regions": regions,
         "npz": str(Path(npz).resolve()) if npz else None,

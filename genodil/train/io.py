@@ -68,7 +68,8 @@ class Loaded:
         """The tracks (:class:`~genodil.data.tracks.TrackSpec`) the model was trained on."""
         from genodil.data.tracks import to_track_specs
 
-        return to_track_specs(self.data.get("tracks", []))
+        # an older or hand-made spec may lack a track's path: it is not needed to predict
+        return to_track_specs([{"path": "", **t} for t in self.data.get("tracks", [])])
 
     def predict(
         self,
