@@ -27,6 +27,7 @@ workflow: $(STAMP)
 # the internet (there are none: these machines and CI are offline).
 test: $(STAMP)
 	$(PY) -m ruff check genodil tests benchmarks
+	$(PY) -m ruff format --check genodil tests benchmarks
 	$(PYTEST) -m "not network"
 
 # The inner loop: everything but `slow` tests (end-to-end, DDP, Snakemake, kill/resume).
