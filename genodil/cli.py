@@ -73,9 +73,7 @@ def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
     from genodil.train.run import train
 
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "run")
-    run_dir = train(
-        cfg, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite
-    )
+    run_dir = train(cfg, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     from genodil.report.curves import training_summary
     from genodil.train.settings import TrainSettings
 
@@ -265,9 +263,7 @@ def _variant_counts(table, scored, skipped) -> str:
 
     def count(df) -> str:
         records = len(df[["chrom", "pos", "id", "ref"]].drop_duplicates()) if len(df) else 0
-        return (
-            f"{len(df)} allele{'s' * (len(df) != 1)} ({records} record{'s' * (records != 1)})"
-        )
+        return f"{len(df)} allele{'s' * (len(df) != 1)} ({records} record{'s' * (records != 1)})"
 
     return f"of {count(table)}: scored {count(scored)}, skipped {count(skipped)}"
 
@@ -647,8 +643,15 @@ _TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 # Commands that run the network over many windows: each allocates and frees large
 # activations per batch, which glibc's default malloc returns to the OS and re-faults.
 _HEAVY_COMMANDS = (
-    "train", "demo", "evaluate", "predict", "score-variants", "interpret", "motifs",
-    "marginalize", "report",
+    "train",
+    "demo",
+    "evaluate",
+    "predict",
+    "score-variants",
+    "interpret",
+    "motifs",
+    "marginalize",
+    "report",
 )
 
 

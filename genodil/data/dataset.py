@@ -113,9 +113,7 @@ class TrackSource(Protocol):
 
     specs: list[TrackSpec]
 
-    def values(
-        self, chrom: str, start: int, end: int, out: np.ndarray | None = None
-    ) -> np.ndarray:
+    def values(self, chrom: str, start: int, end: int, out: np.ndarray | None = None) -> np.ndarray:
         """Transformed values of every track over ``chrom:start-end``; shape (T, end - start)."""
         ...
 

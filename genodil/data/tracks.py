@@ -328,6 +328,8 @@ def check_track_values(
                 high_chrom,
                 spec.scale,
             )
+
+
 def _untransform_one(v: np.ndarray, spec: TrackSpec) -> None:
     """Undo log1p, clip_soft and scale on one track in place (clip cannot be undone)."""
     if spec.log1p:

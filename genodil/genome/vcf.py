@@ -192,9 +192,7 @@ def write_annotated_vcf(
                     for col, ident in ids.items():
                         text = (descriptions or {}).get(col, f"genodil score {col}")
                         text = text.replace('"', "'")
-                        dst.write(
-                            f'##INFO=<ID={ident},Number=A,Type=Float,Description="{text}">\n'
-                        )
+                        dst.write(f'##INFO=<ID={ident},Number=A,Type=Float,Description="{text}">\n')
                     dst.write(line)
                     header_added = True
                 elif line.strip():

@@ -107,8 +107,14 @@ def _bed_lane(ax, bed: pd.DataFrame | None, chrom: str, lo: int, hi: int) -> Non
         ax.axvspan(max(row.start, lo), min(row.end, hi), color="C2", alpha=0.6)
         name = getattr(row, "name", None)
         if isinstance(name, str) and name not in ("", "."):
-            ax.text((max(row.start, lo) + min(row.end, hi)) / 2, 0.5, name, fontsize=6,
-                    ha="center", va="center")
+            ax.text(
+                (max(row.start, lo) + min(row.end, hi)) / 2,
+                0.5,
+                name,
+                fontsize=6,
+                ha="center",
+                va="center",
+            )
 
 
 def examples_figure(
@@ -123,8 +129,9 @@ def examples_figure(
     from matplotlib.ticker import StrMethodFormatter
 
     per = len(track_names) + (bed is not None)
-    heights = [0.5 if bed is not None and r % per == per - 1 else 1.6
-               for r in range(len(examples) * per)]
+    heights = [
+        0.5 if bed is not None and r % per == per - 1 else 1.6 for r in range(len(examples) * per)
+    ]
     fig = Figure(figsize=(11, sum(heights)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights})

@@ -112,8 +112,14 @@ class Loaded:
             if len({len(s) for s in seq}) > 1:
                 raise InputError("all sequences must have the same length")
             seq = np.stack([one_hot(encode(s)) for s in seq])
-        out = predict(self.model, seq, batch_size=batch_size, device=device,
-                      rc_average=rc_average, strand_pairs=self.strand_pairs).numpy()
+        out = predict(
+            self.model,
+            seq,
+            batch_size=batch_size,
+            device=device,
+            rc_average=rc_average,
+            strand_pairs=self.strand_pairs,
+        ).numpy()
         if units == "model":
             return out
         return untransform_tracks(out, self.track_specs, self.bin_size)

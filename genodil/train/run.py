@@ -87,6 +87,7 @@ class _InterruptFlag:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
 
+
 log = logging.getLogger(__name__)
 
 
