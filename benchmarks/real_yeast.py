@@ -58,9 +58,8 @@ def train_and_eval(
 
 def gc_baseline(batch_windows: int = 300) -> dict:
     """Least squares of each track on multi-scale GC fractions; scored on the test split."""
-    from genodil.config import load_config
+    from genodil.config import build_datamodule, load_config
     from genodil.train.metrics import TrackMetrics, mean_over_tracks
-    from genodil.train.run import build_datamodule
 
     cfg = load_config(ROOT / "configs" / "yeast_r64.yaml", [], data_root=YEAST)
     dm = build_datamodule(cfg)

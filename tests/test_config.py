@@ -22,8 +22,8 @@ def test_relative_paths_resolve_against_the_config_folder(tiny_data, tmp_path, m
     path = _write(tiny_data / "run.yaml", run_config(tiny_data))
     monkeypatch.chdir(tmp_path)  # not the config's folder
     cfg = load_config(path)
-    assert cfg.data.fasta == str(tiny_data / "genome.fa")
-    assert [t["path"] for t in cfg.data.tracks] == [
+    assert cfg.data["fasta"] == str(tiny_data / "genome.fa")
+    assert [t["path"] for t in cfg.data["tracks"]] == [
         str(tiny_data / name) for name in ("peak.bw", "plus.bw", "minus.bw")
     ]
 
@@ -32,34 +32,34 @@ def test_data_root_key_then_argument_take_precedence(tiny_data, tmp_path):
     elsewhere = tmp_path / "configs"
     raw = {**run_config(tiny_data), "data_root": "../data"}
     cfg = load_config(_write(elsewhere / "run.yaml", raw))
-    assert cfg.data.fasta == str(tiny_data / "genome.fa")  # data_root, relative to the file
+    assert cfg.data["fasta"] == str(tiny_data / "genome.fa")  # data_root, relative to the file
     other = tmp_path / "other"
     cfg = load_config(elsewhere / "run.yaml", data_root=other)
-    assert cfg.data.fasta == str(other / "genome.fa")  # --data_root wins over the key
-    assert "data_root" not in cfg
+    assert cfg.data["fasta"] == str(other / "genome.fa")  # --data_root wins over the key
+    assert "data_root" not in cfg.to_dict()
 
 
 def test_absolute_paths_are_kept(tiny_data, tmp_path):
     raw = run_config(tiny_data)
     raw["data"]["fasta"] = str(tiny_data / "genome.fa")
     cfg = load_config(_write(tmp_path / "elsewhere" / "run.yaml", raw))
-    assert cfg.data.fasta == str(tiny_data / "genome.fa")
+    assert cfg.data["fasta"] == str(tiny_data / "genome.fa")
 
 
 def test_values_and_overrides_reach_the_sections(tiny_config):
     cfg = load_config(tiny_config, ["--model.channels", "16", "--train.lr", "0.01"])
-    assert cfg.model.channels == 16
+    assert cfg.model["channels"] == 16
     assert cfg.train.lr == pytest.approx(0.01)
-    assert cfg.data.window == 1024 and cfg.data.crop == 128
-    assert cfg.data.splits == {"valid": ["c3"], "test": ["c4"]}
+    assert cfg.data["window"] == 1024 and cfg.data["crop"] == 128
+    assert cfg.data["splits"] == {"valid": ["c3"], "test": ["c4"]}
     assert cfg.train.loss == "poisson"  # a default filled in
-    assert "config" not in cfg
+    assert "config" not in cfg.to_dict()
 
 
 def test_override_without_a_file(tiny_data):
     cfg = load_config(None, ["--data.fasta", str(tiny_data / "genome.fa"), "--model.channels", "8"])
-    assert cfg.data.fasta == str(tiny_data / "genome.fa")
-    assert cfg.model.channels == 8
+    assert cfg.data["fasta"] == str(tiny_data / "genome.fa")
+    assert cfg.model["channels"] == 8
 
 
 @pytest.mark.parametrize(
@@ -89,8 +89,7 @@ def test_config_errors_name_the_file_and_key(tiny_data, edit, message):
     path = _write(tiny_data / "bad.yaml", raw)
     with pytest.raises(InputError, match=message) as info:
         load_config(path)
-    if "train.loss" not in message:  # jsonargparse words the type error itself
-        assert str(path) in str(info.value)
+    assert str(path) in str(info.value)
 
 
 def test_unknown_override_suggests_the_nearest_option(tiny_config):

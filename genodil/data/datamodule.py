@@ -46,14 +46,21 @@ from genodil.genome.io import (
     read_bed,
 )
 
-__all__ = ["AUGMENT_KEYS", "GenomeDataModule"]
+__all__ = ["AUGMENT_KEYS", "GenomeDataModule", "check_augment"]
 
 log = logging.getLogger(__name__)
 
 AUGMENT_KEYS = ("reverse_complement", "max_shift", "jitter")
 
 
-def _check_augment(augment: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_augment(augment: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``data.augment`` mapping with every key filled in.
+
+    Raises
+    ------
+    InputError
+        An unknown key (naming the nearest one) or a value of the wrong kind.
+    """
     out = {"reverse_complement": False, "max_shift": 0, "jitter": 0}
     for key, value in (augment or {}).items():
         if key not in AUGMENT_KEYS:
@@ -108,6 +115,7 @@ class GenomeDataModule(L.LightningDataModule):
     augment : dict or None
         ``{"reverse_complement": bool, "max_shift": int, "jitter": int}``, training only.
     batch_size : int
+        Windows per batch.
     num_workers : int
         DataLoader worker processes (0: load in the main process).
     in_memory : bool or None
@@ -188,7 +196,7 @@ class GenomeDataModule(L.LightningDataModule):
         self.specs = to_track_specs(tracks)
         self.window, self.crop, self.bin_size, self.stride = window, crop, bin_size, stride
         self.max_n_fraction = float(max_n_fraction)
-        self.augment = _check_augment(augment)
+        self.augment = check_augment(augment)
         reach = self.augment["jitter"] + self.augment["max_shift"]
         if reach > window // 2:
             raise InputError(
@@ -369,23 +377,6 @@ class GenomeDataModule(L.LightningDataModule):
         split = {"val": "valid", "validation": "valid"}.get(split, split)
         self.setup()
         return self._datasets[split]
-
-    @property
-    def data_spec(self) -> dict[str, Any]:
-        """What a checkpoint needs to know about the data (plain types)."""
-        from dataclasses import asdict
-
-        return {
-            "fasta": self.fasta,
-            "tracks": [asdict(s) for s in self.specs],
-            "track_names": self.track_names,
-            "window": self.window,
-            "crop": self.crop,
-            "bin_size": self.bin_size,
-            "strand_pair_index": self.strand_pair_index,
-            "chrom_alias": self.chrom_alias,
-            "splits": {k: list(v) for k, v in (self.splits or {}).items()},
-        }
 
     # ------------------------------------------------------------------ loaders
     def set_epoch(self, epoch: int) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -83,6 +84,8 @@ class TrackSpec:
 
 
 _SPEC_FIELDS = [f.name for f in dataclasses.fields(TrackSpec)]
+# Track names become file names (<name>.bw) and table columns.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.+\-]+")
 
 
 def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[TrackSpec]:
@@ -116,6 +119,11 @@ def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[Trac
         else:
             raise InputError(f"track {i}: expected a mapping with name and path, got {t!r}")
         spec.path = str(spec.path)
+        if not isinstance(spec.name, str) or not _SAFE_NAME.fullmatch(spec.name):
+            raise InputError(
+                f"track {i}: name {spec.name!r} cannot be used as a file name (predictions are "
+                "written as <name>.bw); use only letters, digits, '_', '-', '.' and '+'"
+            )
         if spec.pool not in ("sum", "mean"):
             raise InputError(
                 f"track {spec.name!r}: pool must be 'sum' or 'mean', not {spec.pool!r}"

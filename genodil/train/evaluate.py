@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from genodil.config import build_datamodule
 from genodil.errors import InputError
 from genodil.models.layers import pool_bins
 from genodil.outputs import check_outputs, write_atomic
@@ -19,7 +20,7 @@ from genodil.train.io import Loaded, load_model
 from genodil.train.losses import compute_loss
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, undefined_to_null
 
-__all__ = ["build_datamodule", "evaluate"]
+__all__ = ["evaluate", "relocate_data"]
 
 _SPLITS = {"test": "test", "valid": "validate", "val": "validate", "validation": "validate"}
 
@@ -67,27 +68,6 @@ def _check_data_files(loaded: Loaded, data: dict[str, Any]) -> None:
             "pass --data-root NEW_FOLDER (it replaces the folder the files shared) and/or "
             "--fasta GENOME.fa"
         )
-
-
-def build_datamodule(
-    loaded: Loaded,
-    batch_size: int = 8,
-    data_root: str | os.PathLike | None = None,
-    fasta: str | os.PathLike | None = None,
-    **overrides: Any,
-):
-    """The data module a checkpoint was trained with (no augmentation is used for eval).
-
-    ``data_root`` and ``fasta`` point at moved data, see :func:`relocate_data`.
-    """
-    from genodil.data.datamodule import GenomeDataModule
-    from genodil.data.tracks import TrackSpec
-
-    data = relocate_data(loaded.data, data_root, fasta)
-    _check_data_files(loaded, data)
-    tracks = [TrackSpec(**t) for t in data.pop("tracks")]
-    data.update(batch_size=batch_size, num_workers=0, **overrides)
-    return GenomeDataModule(tracks=tracks, **data)
 
 
 def _save_png(fig, path: Path) -> Path:
@@ -231,7 +211,10 @@ def evaluate(
         raise InputError(f"unknown split {split!r}; choose test or valid")
     check_outputs({"--out": out}, {"--plots": plots}, writable=True)
     loaded = load_model(checkpoint)
-    dm = build_datamodule(loaded, batch_size=batch_size, data_root=data_root, fasta=fasta)
+    data = relocate_data(loaded.data, data_root, fasta)
+    _check_data_files(loaded, data)
+    # The data the checkpoint was trained with, without augmentation (eval loaders never use it).
+    dm = build_datamodule(data, batch_size=batch_size, num_workers=0)
     dm.setup(stage)
     loader = dm.test_dataloader() if stage == "test" else dm.val_dataloader()
     runner = ModelRunner(loaded.model, device, precision="32")

@@ -18,7 +18,9 @@ from torchmetrics import MeanMetric, PearsonCorrCoef, SpearmanCorrCoef
 
 from genodil.models.layers import pool_bins
 
-__all__ = ["TrackMetrics", "mean_over_tracks", "undefined_to_null"]
+DEFAULT_BINS = (32, 128)  # bin widths (output positions) of the binned metrics
+
+__all__ = ["DEFAULT_BINS", "TrackMetrics", "mean_over_tracks", "metric_keys", "undefined_to_null"]
 
 
 def _rows(x: Tensor) -> Tensor:
@@ -37,7 +39,7 @@ class TrackMetrics(nn.Module):
         Spearman.
     """
 
-    def __init__(self, track_names: Sequence[str], bins: Sequence[int] = (32, 128)) -> None:
+    def __init__(self, track_names: Sequence[str], bins: Sequence[int] = DEFAULT_BINS) -> None:
         super().__init__()
         self.track_names = list(track_names)
         self.bins = [int(b) for b in bins]
@@ -110,6 +112,17 @@ class TrackMetrics(nn.Module):
         for m in [*self.pearson_bins, *self.loss]:
             m.reset()
         self._seen_bins = [False] * len(self.bins)
+
+
+def metric_keys(output_length: int, bins: Sequence[int] = DEFAULT_BINS) -> list[str]:
+    """The correlation keys :meth:`TrackMetrics.compute` gives for outputs of this length.
+
+    A binned key needs at least one whole bin of ``output_length`` positions.
+    """
+    keys = ["pearson"] + [f"pearson_bin{b}" for b in bins if output_length // b]
+    if bins and output_length // bins[-1]:
+        keys.append(f"spearman_bin{bins[-1]}")
+    return keys
 
 
 def mean_over_tracks(per_track: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -15,9 +15,24 @@ from torch import Tensor, nn
 
 import genodil
 from genodil.train.losses import LossName, compute_loss
-from genodil.train.metrics import TrackMetrics, mean_over_tracks
+from genodil.train.metrics import TrackMetrics, mean_over_tracks, metric_keys
 
-__all__ = ["SeqModule"]
+__all__ = ["SeqModule", "logged_metrics"]
+
+
+def logged_metrics(track_names: list[str], output_length: int) -> list[str]:
+    """Every metric name :class:`SeqModule` logs (what ``train.monitor`` may name).
+
+    ``train_loss`` and ``val_loss``, ``val_<key>`` averaged over tracks and ``val_<key>/<track>``
+    per track, for each correlation key of :func:`~genodil.train.metrics.metric_keys`.
+    """
+    keys = metric_keys(output_length)
+    return [
+        "val_loss",
+        "train_loss",
+        *(f"val_{k}" for k in keys),
+        *(f"val_{k}/{t}" for k in keys for t in track_names),
+    ]
 
 
 class SeqModule(L.LightningModule):

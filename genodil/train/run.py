@@ -33,7 +33,9 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from genodil.config import RunConfig, build_datamodule, build_model
 from genodil.errors import InputError
 from genodil.outputs import atomic_output, ensure_writable_dir, write_atomic
 
@@ -41,7 +43,6 @@ __all__ = [
     "SAFE_RESUME_KEYS",
     "AtomicCheckpointIO",
     "TrainingInterrupted",
-    "build_datamodule",
     "build_run",
     "train",
 ]
@@ -226,55 +227,29 @@ def _precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if on_gpu else "32-true"
 
 
-def _data_kwargs(cfg) -> dict[str, Any]:
-    return cfg.data.as_dict() if hasattr(cfg.data, "as_dict") else dict(cfg.data)
-
-
-def build_datamodule(cfg):
-    """The data module of a resolved config; its constructor validates every input file."""
-    from genodil.data.datamodule import GenomeDataModule
-    from genodil.data.tracks import TrackSpec
-
-    data_kw = _data_kwargs(cfg)
-    tracks = [TrackSpec(**t) for t in data_kw.pop("tracks")]
-    return GenomeDataModule(tracks=tracks, **data_kw)
-
-
-def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
-    """Make the data module and the Lightning system from a resolved config.
+def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
+    """Make the data module and the Lightning system from a checked config.
 
     Returns
     -------
     (GenomeDataModule, SeqModule, spec)
+        ``spec`` is :meth:`RunConfig.checkpoint_spec`, stored in every checkpoint.
     """
-    from genodil.models import DilatedResNet
+    from genodil.data.tracks import check_track_values
     from genodil.train.module import SeqModule
-    from genodil.train.settings import TrainSettings
 
     dm = build_datamodule(cfg)
-    data_kw = _data_kwargs(cfg)
-    tracks = dm.specs
-    model_kw = cfg.model.as_dict() if hasattr(cfg.model, "as_dict") else dict(cfg.model)
-    model_kw.update(
-        n_tracks=len(dm.track_names),
-        crop=data_kw.get("crop", 0),
-        bin_size=data_kw.get("bin_size", 1),
-        strand_pairs=dm.strand_pair_index,
-    )
-    model = DilatedResNet(**model_kw)
-    model.check_input_length(data_kw["window"])
-    settings_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
-    settings = TrainSettings(**settings_kw)
-    from genodil.data.tracks import check_track_values
-
+    model = build_model(cfg, dm)
+    settings = cfg.train
+    window = cfg.data["window"]
     train_chroms = [str(c) for c in dm.intervals["train"]["chrom"].unique()]
     check_track_values(dm.specs, train_chroms, dm.chrom_alias, settings.loss)
-    if data_kw["window"] < model.receptive_field:
+    if window < model.receptive_field:
         log.warning(
             "data.window (%d bp) is shorter than the model's receptive field (%d bp): every "
             "output sees padding instead of sequence at its edges; use a window of at least "
             "%d bp or fewer/shorter dilations",
-            data_kw["window"],
+            window,
             model.receptive_field,
             model.receptive_field,
         )
@@ -285,12 +260,7 @@ def build_run(cfg) -> tuple[Any, Any, dict[str, Any]]:
             model.crop,
             model.receptive_field,
         )
-    spec = {
-        "model": model_kw,
-        "data": {**data_kw, "tracks": [t.__dict__ for t in tracks]},
-        "train": settings.to_dict(),
-        "track_names": list(dm.track_names),
-    }
+    spec = cfg.checkpoint_spec()
     if settings.compile:
         model.compile()
     module = SeqModule(
@@ -363,7 +333,7 @@ def _trainer(
         "default_root_dir": run_dir,
         "max_epochs": settings.max_epochs,
         "max_steps": settings.max_steps,
-        "max_time": settings.max_time,
+        "max_time": settings.max_time_delta,
         "precision": _precision(settings.precision, settings.accelerator),
         "accelerator": settings.accelerator,
         "devices": devices,
@@ -384,7 +354,14 @@ def _trainer(
         "enable_model_summary": False,  # ModelSummaryFile writes it to the run folder
     }
     kwargs.update(extra or {})
-    return L.Trainer(**kwargs)
+    if not extra:
+        return L.Trainer(**kwargs)
+    try:
+        return L.Trainer(**kwargs)
+    except (TypeError, ValueError, MisconfigurationException) as e:
+        raise InputError(
+            f"the trainer section ({', '.join(extra)}) is not accepted by lightning.Trainer: {e}"
+        ) from None
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -396,7 +373,7 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def check_resume_config(run_dir: Path, cfg) -> list[str]:
+def check_resume_config(run_dir: Path, cfg: RunConfig) -> list[str]:
     """Compare ``cfg`` with the run's saved ``config.yaml``; nothing is written.
 
     Returns
@@ -409,8 +386,6 @@ def check_resume_config(run_dir: Path, cfg) -> list[str]:
     InputError
         Any other key differs (all of them are listed), or config.yaml is unreadable.
     """
-    from genodil.config import dump_config
-
     saved = run_dir / "config.yaml"
     if not saved.exists():
         raise InputError(
@@ -421,7 +396,7 @@ def check_resume_config(run_dir: Path, cfg) -> list[str]:
         old = _flatten(yaml.safe_load(saved.read_text()) or {})
     except yaml.YAMLError as e:
         raise InputError(f"--resume: {saved} is not valid YAML ({e}); restore it") from None
-    new = _flatten(yaml.safe_load(dump_config(cfg)) or {})
+    new = _flatten(cfg.to_dict())
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     unsafe = [k for k in changed if k not in SAFE_RESUME_KEYS]
     if unsafe:
@@ -530,7 +505,7 @@ def _is_launch_rank_zero() -> bool:
 
 
 def train(
-    cfg,
+    cfg: RunConfig,
     run_dir: str | os.PathLike,
     resume: bool = False,
     progress: bool = True,
@@ -541,7 +516,7 @@ def train(
 
     Parameters
     ----------
-    cfg : jsonargparse.Namespace
+    cfg : RunConfig
         From :func:`genodil.config.load_config`.
     run_dir : path
         Where config.yaml, checkpoints/ and logs/ go.
@@ -562,9 +537,6 @@ def train(
     TrainingInterrupted
         On SIGINT, after ``last.ckpt`` is saved.
     """
-    from genodil.config import dump_config
-    from genodil.train.settings import TrainSettings
-
     run_dir = Path(run_dir)
     if _is_launch_rank_zero():
         # Other ranks start after rank 0 wrote config.yaml: they must not take it for an
@@ -575,8 +547,7 @@ def train(
         ckpt_path = resume_checkpoint(run_dir)
         for change in check_resume_config(run_dir, cfg):
             log.warning("resuming with a changed stopping rule: %s", change)
-    train_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
-    settings = TrainSettings(**train_kw)
+    settings = cfg.train
     if not progress:
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -584,12 +555,12 @@ def train(
     dm, module, _ = build_run(cfg)
     dm.setup("fit")  # window tables (blacklist, N filter): fail before anything is written
     interrupt = _InterruptFlag()
-    trainer = _trainer(settings, run_dir, cfg.get("trainer"), progress, interrupt, callbacks)
+    trainer = _trainer(settings, run_dir, cfg.trainer, progress, interrupt, callbacks)
     if trainer.is_global_zero:
         if overwrite:
             _clear_run(run_dir)
         ensure_writable_dir(run_dir, "run directory")
-        write_atomic(run_dir / "config.yaml", dump_config(cfg), what="run config")
+        write_atomic(run_dir / "config.yaml", cfg.dump(), what="run config")
     last = run_dir / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings(), interrupt:
         # Resuming into the run's own checkpoint folder is the point of --resume.

@@ -2,10 +2,50 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["TrainSettings"]
+from genodil.errors import InputError
+
+__all__ = ["TrainSettings", "parse_duration"]
+
+_UNITS = {
+    unit: seconds
+    for seconds, units in (
+        (1, "s sec secs second seconds"),
+        (60, "m min mins minute minutes"),
+        (3600, "h hr hrs hour hours"),
+        (86400, "d day days"),
+    )
+    for unit in units.split()
+}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+DURATION_FORMATS = "DD:HH:MM:SS (e.g. 00:02:30:00) or a number with a unit: 90s, 10min, 2h, 1d"
+
+
+def parse_duration(text: str, key: str = "train.max_time") -> datetime.timedelta:
+    """A time budget: ``"DD:HH:MM:SS"`` (Lightning's form), ``"90s"``, ``"10min"``, ``"1h30min"``.
+
+    Raises
+    ------
+    InputError
+        Naming ``key`` and the accepted formats, for anything else or a budget that is not
+        positive.
+    """
+    value = str(text).strip().lower()
+    seconds: float | None = None
+    if re.fullmatch(r"\d+:\d+:\d+:\d+", value):
+        d, h, m, s = (int(x) for x in value.split(":"))
+        seconds = ((d * 24 + h) * 60 + m) * 60 + s
+    elif re.fullmatch(f"(?:{_PART.pattern})+", value):
+        parts = _PART.findall(value)
+        if all(unit in _UNITS for _, unit in parts):
+            seconds = sum(float(n) * _UNITS[unit] for n, unit in parts)
+    if seconds is None or seconds <= 0:
+        raise InputError(f"{key} is {text!r}; give a positive time budget as {DURATION_FORMATS}")
+    return datetime.timedelta(seconds=seconds)
 
 
 @dataclass
@@ -21,7 +61,8 @@ class TrainSettings:
         AdamW and its schedule: linear warm-up, then cosine decay to ``min_lr_ratio * lr`` (or
         constant).
     max_epochs, max_steps, max_time
-        Stopping; ``max_time`` is Lightning's ``"DD:HH:MM:SS"``.
+        Stopping; ``max_time`` is ``"DD:HH:MM:SS"`` or a number with a unit (``90s``,
+        ``10min``, ``2h``, ``1d``).
     precision : str
         ``auto`` is ``bf16-mixed`` on GPU and ``32`` on CPU; any Lightning precision string.
     accelerator, devices, num_nodes, strategy
@@ -72,6 +113,15 @@ class TrainSettings:
     log_every_n_steps: int = 20
     compile: bool = False
     deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_time is not None:
+            parse_duration(self.max_time)
+
+    @property
+    def max_time_delta(self) -> datetime.timedelta | None:
+        """``max_time`` as a timedelta (None: no time limit)."""
+        return None if self.max_time is None else parse_duration(self.max_time)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for checkpoints and YAML)."""

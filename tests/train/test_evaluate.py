@@ -10,8 +10,9 @@ import pyfaidx
 import pytest
 import torch
 
+from genodil.config import build_datamodule
 from genodil.errors import InputError
-from genodil.train.evaluate import build_datamodule, evaluate
+from genodil.train.evaluate import evaluate
 from genodil.train.io import load_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +63,7 @@ def test_metrics_match_a_per_window_reference(trained_run, trained_data, tmp_pat
         trained_run, split="test", out=out, batch_size=3, device="cpu", progress=False
     )
     # The evaluation tiling itself is checked in tests/data/test_eval_tiling.py.
-    table = build_datamodule(load_model(trained_run)).windows("test")
+    table = build_datamodule(load_model(trained_run).data).windows("test")
     windows = list(zip(table["chrom"], table["start"], table["end"], strict=True))
     assert {c for c, _, _ in windows} == {"c4"}
     assert result["n_windows"] == len(windows)
@@ -97,7 +98,7 @@ def test_plots_are_written_as_png(trained_run, tmp_path):
 
 def test_valid_split_and_unknown_split(trained_run):
     valid = evaluate(trained_run, split="valid", device="cpu", progress=False)
-    table = build_datamodule(load_model(trained_run)).windows("valid")
+    table = build_datamodule(load_model(trained_run).data).windows("valid")
     assert valid["split"] == "valid" and valid["n_windows"] == len(table)
     assert set(table["chrom"]) == {"c3"}
     with pytest.raises(InputError, match=r"unknown split 'tset'"):
