@@ -1,7 +1,10 @@
 """The ``genodil`` command line: parse, call the library, report.
 
-Every subcommand exits 0 on success and 2 on bad usage or bad input, printing one paragraph
-that names the file and what to do (docs/architecture.md §4).
+Every subcommand exits 0 on success, 2 on bad usage or bad input (one paragraph naming the file,
+key or line and what to do), 130 when interrupted and 1 on an internal error (one line; the
+traceback goes to a log file); see docs/architecture.md §4. Each command's options are added
+by its own ``_add_<command>``; options several commands share come from
+:mod:`genodil.cli_support`.
 """
 
 from __future__ import annotations
@@ -14,40 +17,27 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from genodil.cli_support import (
+    Formatter,
+    Parser,
+    add_batch_size,
+    add_checkpoint,
+    add_device,
+    add_fasta,
+    add_out,
+    add_path,
+    add_quiet,
+    check_paths,
+    declare_path,
+    positive_int,
+    run_command,
+    unknown_options,
+)
 from genodil.errors import InputError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("genodil")
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
-
-
-def _add(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
-    return sub.add_parser(
-        name,
-        help=help_,
-        description=help_,
-        epilog="examples:\n" + examples,
-        formatter_class=_Formatter,
-    )
-
-
-def _units_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--units",
-        choices=["track", "model"],
-        default="track",
-        help="track: the bigWigs' own units (transforms undone; default); model: the network's "
-        "transformed outputs",
-    )
-
-
-def _device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
 
 
 # --------------------------------------------------------------------------- commands
@@ -63,22 +53,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from genodil.config import dump_config, load_config
+def cmd_train(args: argparse.Namespace) -> int:
+    from genodil.config import load_config
 
-    cfg = load_config(args.config, overrides, data_root=args.data_root)
+    cfg = load_config(args.config, args.overrides, data_root=args.data_root)
     if args.print_config:
-        print(dump_config(cfg))
+        print(cfg.dump())
         return 0
     from genodil.train.run import train
 
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "run")
     run_dir = train(cfg, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     from genodil.report.curves import training_summary
-    from genodil.train.settings import TrainSettings
 
-    train_kw = cfg.train.as_dict() if hasattr(cfg.train, "as_dict") else dict(cfg.train)
-    settings = TrainSettings(**train_kw)
+    settings = cfg.train
     print("\n".join(training_summary(run_dir, settings.monitor, settings.resolved_monitor_mode)))
     return 0
 
@@ -219,7 +207,6 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
             "empty score tables",
             file=sys.stderr,
         )
-    scores = [s.strip() for s in args.scores.split(",") if s.strip()]
     check_outputs(
         {
             "--out": args.out,
@@ -235,7 +222,7 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
         table,
         track_names=loaded.track_names,
         window=loaded.window,
-        scores=scores,
+        scores=args.scores,
         score_width=args.score_width,
         rc_average=args.rc_average,
         strand_pairs=loaded.strand_pairs,
@@ -268,6 +255,31 @@ def _variant_counts(table, scored, skipped) -> str:
     return f"of {count(table)}: scored {count(scored)}, skipped {count(skipped)}"
 
 
+def _units_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--units",
+        choices=["track", "model"],
+        default="track",
+        help="track: the bigWigs' own units (transforms undone; default); model: the network's "
+        "transformed outputs",
+    )
+
+
+def _score_names(text: str) -> list[str]:
+    """Argparse type of ``--scores``: known score names, comma-separated."""
+    from genodil.predict.variants import SCORES
+
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    by_lower = {s.lower(): s for s in SCORES}
+    bad = [n for n in names if n.lower() not in by_lower]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown score {bad[0] if bad else '(none given)'!r}; give a comma-separated list "
+            f"of {', '.join(SCORES)}"
+        )
+    return names
+
+
 def cmd_receptive_field(args: argparse.Namespace) -> int:
     from genodil.outputs import check_outputs
     from genodil.report import receptive
@@ -286,14 +298,9 @@ def _model_from(args: argparse.Namespace):
         from genodil.train.io import load_model
 
         return load_model(args.checkpoint).model
-    from genodil.config import load_config
-    from genodil.models import DilatedResNet
+    from genodil.config import build_model, load_config
 
-    cfg = load_config(args.config)
-    kw = cfg.model.as_dict()
-    tracks = cfg.data.tracks or []
-    kw.update(n_tracks=max(len(tracks), 1), crop=cfg.data.crop, bin_size=cfg.data.bin_size)
-    return DilatedResNet(**kw)
+    return build_model(load_config(args.config))
 
 
 def cmd_interpret(args: argparse.Namespace) -> int:
@@ -321,10 +328,9 @@ def cmd_explain_variants(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from genodil.config import load_config
-    from genodil.train.run import build_datamodule
+    from genodil.config import build_datamodule, load_config
 
-    cfg = load_config(args.config, args.overrides or [], data_root=args.data_root)
+    cfg = load_config(args.config, args.overrides, data_root=args.data_root)
     dm = build_datamodule(cfg)  # validates files, chromosome names and lengths
     genome = dm.genome
     checked = [f"FASTA {genome.path}: {len(genome.chrom_sizes)} chromosomes"]
@@ -375,49 +381,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command."""
-    parser = argparse.ArgumentParser(
-        prog="genodil",
-        description="Sequence-to-function models at single-base resolution: stream FASTA + "
-        "bigWig, train a dilated residual CNN, predict tracks, score variants.",
-        epilog="Run `genodil COMMAND --help` for a command's options and examples.\n"
-        "Start with `genodil demo --out demo_out`.",
-        formatter_class=_Formatter,
+def _command(sub, name: str, help_: str, examples: str, func: Callable[..., int]):
+    p = sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog="examples:\n" + examples,
+        formatter_class=Formatter,
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p.set_defaults(func=func, parser=p, overrides=[])
+    return p
 
-    p = _add(
+
+def _data_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-root",
+        metavar="FOLDER",
+        help="folder that relative data paths of the config resolve against (default: the "
+        "config's data_root key, else the config file's folder)",
+    )
+
+
+def _add_demo(sub) -> None:
+    p = _command(
         sub,
         "demo",
         "simulate a small dataset, train on CPU, evaluate, predict and score variants",
         "  genodil demo --out demo_out\n",
+        cmd_demo,
     )
-    p.add_argument("--out", default="demo_out", help="output folder")
+    add_out(p, "folder", "where the demo writes data, run, metrics and plots", False, "demo_out")
     p.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         default=1320,
-        help="training budget in optimiser steps (default 1320, 40 epochs of the tiny set); "
-        "the same steps give the same model on any machine, a busy one just takes longer",
+        metavar="N",
+        help="training budget in optimiser steps (40 epochs of the tiny set); the same steps "
+        "give the same model on any machine, a busy one just takes longer",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_demo)
+    add_quiet(p)
 
-    p = _add(
+
+def _add_simulate(sub) -> None:
+    p = _command(
         sub,
         "simulate",
         "write a deterministic synthetic genome, tracks, variants and regions",
         "  genodil simulate --out data/demo --preset tiny\n"
         "  genodil simulate --out sim --preset small --seed 7\n",
+        cmd_simulate,
     )
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--preset", default="tiny", help="tiny, small or large")
-    p.set_defaults(func=cmd_simulate)
+    add_out(p, "folder", "where genome.fa, the bigWigs, variants and regions are written")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed writes the same files"
+    )
+    p.add_argument(
+        "--preset",
+        default="tiny",
+        choices=SIMULATE_PRESETS,
+        help="genome size: tiny (~1 Mb), small (~8 Mb) or large (~100 Mb)",
+    )
 
-    p = _add(
+
+def _add_train(sub) -> None:
+    p = _command(
         sub,
         "train",
         "train a model from a YAML run config (data, model, train sections)",
@@ -425,76 +452,94 @@ def build_parser() -> argparse.ArgumentParser:
         "  genodil train --config configs/demo.yaml --model.channels 16 --train.max_epochs 1\n"
         "  genodil train --config configs/demo.yaml --out runs/demo --resume\n"
         "  genodil train --config configs/yeast_r64.yaml \\\n"
-        "      --data_root ../shared/data/real/yeast_r64\n"
-        "  genodil train --config configs/demo.yaml --print_config\n"
-        "Any config key can be overridden as --section.key VALUE.",
+        "      --data-root ../shared/data/real/yeast_r64\n"
+        "  genodil train --config configs/demo.yaml --print-config\n"
+        "Any config key can be overridden as --section.key VALUE, nested keys too\n"
+        "(--model.dilations.blocks 3); every key is listed in docs/config.md.",
+        cmd_train,
     )
-    p.add_argument("--config", help="run config YAML")
-    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--config", metavar="YAML", help="run config YAML")
+    add_out(p, "folder", "run directory; default runs/<config name>", required=False)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="discard the checkpoints and config of an earlier run in OUT and start again",
     )
-    p.add_argument("--data_root", "--data-root", help="folder relative data paths resolve against")
-    p.add_argument(
-        "--print_config",
-        "--print-config",
-        action="store_true",
-        help="print the resolved config and exit",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+    _data_root(p)
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    add_quiet(p)
 
-    p = _add(
+
+def _add_evaluate(sub) -> None:
+    p = _command(
         sub,
         "evaluate",
         "per-track metrics of a checkpoint on a held-out split, with plots",
         "  genodil evaluate --checkpoint runs/demo/checkpoints/best.ckpt --out metrics.json\n"
         "  genodil evaluate --checkpoint runs/demo --split valid --plots plots/ --json\n",
+        cmd_evaluate,
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--split", default="test", help="test, valid or train")
-    p.add_argument("--out", help="metrics JSON to write")
-    p.add_argument("--plots", help="folder for PNG plots")
+    add_checkpoint(p)
+    p.add_argument(
+        "--split",
+        default="test",
+        type=lambda s: {"val": "valid", "validation": "valid"}.get(s, s),
+        choices=["test", "valid"],
+        help="held-out split of the checkpoint's config to score",
+    )
+    add_out(p, "file", "metrics JSON to write", required=False)
+    add_path(p, "--plots", "folder", "where tracks.png and scatter_bin128.png are written")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument(
-        "--data_root",
         "--data-root",
+        metavar="FOLDER",
         help="folder that now holds the training data, if it moved since training",
     )
-    p.add_argument("--fasta", help="FASTA to use instead of the one saved in the checkpoint")
+    add_fasta(p, required=False, help_="FASTA to use instead of the one saved in the checkpoint")
     p.add_argument(
         "--units",
         choices=["track", "model"],
         default="track",
         help="units of the plotted tracks: the bigWigs' own (track) or the model's transformed",
     )
-    p.add_argument("--bed", help="BED of annotations (e.g. TSSs) drawn as a lane under the plots")
-    _device_arg(p)
-    p.set_defaults(func=cmd_evaluate)
+    p.add_argument(
+        "--bed",
+        metavar="BED",
+        help="BED of annotations (e.g. TSSs) drawn as a lane under the plots",
+    )
+    add_device(p)
+    add_batch_size(p)
 
-    p = _add(
+
+def _add_report(sub) -> None:
+    p = _command(
         sub,
         "report",
         "one self-contained HTML page about a run: config, data, receptive field, learning "
         "curves, test metrics and plots, variant scores",
         "  genodil report runs/demo\n"
         "  genodil report runs/demo --out demo.html --metrics metrics.json --scores scores.tsv\n",
+        cmd_report,
     )
     p.add_argument("run_dir", help="run directory written by `genodil train`")
-    p.add_argument("--out", help="HTML file to write (a file; default RUN_DIR/report.html)")
+    add_out(p, "file", "HTML file to write; default RUN_DIR/report.html", required=False)
     p.add_argument(
-        "--metrics", help="metrics JSON from `genodil evaluate` (else the split is evaluated now)"
+        "--metrics",
+        metavar="JSON",
+        help="metrics JSON from `genodil evaluate` (else the split is evaluated now)",
     )
-    p.add_argument("--scores", help="variant-score TSV from `genodil score-variants` to summarise")
+    p.add_argument(
+        "--scores", metavar="TSV", help="variant-score TSV from `genodil score-variants`"
+    )
     p.add_argument("--split", default="test", choices=["test", "valid"], help="split to evaluate")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    _device_arg(p)
-    p.set_defaults(func=cmd_report)
+    add_quiet(p)
+    add_device(p)
+    add_batch_size(p)
 
-    p = _add(
+
+def _add_predict(sub) -> None:
+    p = _command(
         sub,
         "predict",
         "predict per-position tracks for regions and write one bigWig per track",
@@ -502,17 +547,18 @@ def build_parser() -> argparse.ArgumentParser:
         "  genodil predict --checkpoint runs/demo --fasta g.fa --regions peaks.bed --out pred\n"
         "  genodil predict --checkpoint runs/demo --fasta g.fa --genome --out pred\n"
         "  genodil predict --checkpoint runs/demo --sequences haps.fa --out pred --npz h.npz\n",
+        cmd_predict,
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument(
-        "--fasta", help="reference genome FASTA (default: the one the model was trained on)"
-    )
-    p.add_argument("--regions", help="BED of regions (overlaps are merged)")
+    add_checkpoint(p)
+    add_fasta(p, required=False, help_=_TRAINING_FASTA)
+    p.add_argument("--regions", metavar="BED", help="BED of regions (overlaps are merged)")
     p.add_argument("--region", action="append", default=[], help="chr:start-end (repeatable)")
     p.add_argument("--genome", action="store_true", help="predict every chromosome")
-    p.add_argument("--sequences", help="FASTA of sequences to predict instead of the genome")
-    p.add_argument("--out", required=True, help="output folder for <track>.bw")
-    p.add_argument("--npz", help="also save predictions as this .npz")
+    p.add_argument(
+        "--sequences", metavar="FASTA", help="FASTA of sequences to predict instead of a genome"
+    )
+    add_out(p, "folder", "where <track>.bw files are written")
+    add_path(p, "--npz", "file", "also save the predictions as this .npz")
     p.add_argument(
         "--zooms",
         type=int,
@@ -527,11 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace predictions of another model in --out (see OUT/manifest.json)",
     )
     _units_arg(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _device_arg(p)
-    p.set_defaults(func=cmd_predict)
+    add_quiet(p)
+    add_device(p)
+    add_batch_size(p)
 
-    p = _add(
+
+def _add_score_variants(sub) -> None:
+    p = _command(
         sub,
         "score-variants",
         "score VCF variants (SNVs, MNVs, indels): alt vs ref prediction per track",
@@ -539,21 +587,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--out scores.tsv\n"
         "  genodil score-variants --checkpoint runs/demo --fasta genome.fa --vcf v.vcf.gz "
         "--out scores.parquet --scores SAD,JSD --score-width 200 --rc-average\n",
+        cmd_score_variants,
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument(
-        "--fasta", help="reference genome FASTA (default: the one the model was trained on)"
-    )
-    p.add_argument("--vcf", required=True, help="VCF or bgzipped VCF")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="scores file: .tsv (.tsv.gz), .parquet, or .vcf/.vcf.gz (the input VCF with "
+    add_checkpoint(p)
+    add_fasta(p, required=False, help_=_TRAINING_FASTA)
+    p.add_argument("--vcf", required=True, metavar="VCF", help="VCF or bgzipped VCF")
+    add_out(
+        p,
+        "file",
+        "scores file: .tsv (.tsv.gz), .parquet, or .vcf/.vcf.gz (the input VCF with "
         "per-allele scores as INFO fields)",
     )
     _units_arg(p)
-    p.add_argument("--scores", default="SAD,logFC,maxabs,JSD", help="comma-separated scores")
-    p.add_argument("--score-width", type=int, help="score only the central N bp")
+    p.add_argument(
+        "--scores",
+        default="SAD,logFC,maxabs,JSD",
+        type=_score_names,
+        help="comma-separated scores to compute",
+    )
+    p.add_argument(
+        "--score-width", type=positive_int, metavar="BP", help="score only the central N bp"
+    )
     p.add_argument("--rc-average", action="store_true", help="average with reverse complement")
     p.add_argument(
         "--skip-edge",
@@ -561,12 +615,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip variants whose window runs past a chromosome end",
     )
     p.add_argument("--strict", action="store_true", help="any skipped variant is an error")
-    p.add_argument("--save-tracks", help="save ref/alt predicted tracks to this .npz")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _device_arg(p)
-    p.set_defaults(func=cmd_score_variants)
+    add_path(p, "--save-tracks", "file", "save ref/alt predicted tracks to this .npz")
+    add_quiet(p)
+    add_device(p)
+    add_batch_size(p, minimum=2)
 
-    p = _add(
+
+def _add_receptive_field(sub) -> None:
+    p = _command(
         sub,
         "receptive-field",
         "receptive field, reachable offsets and gridding blind spots of a model",
@@ -574,53 +630,109 @@ def build_parser() -> argparse.ArgumentParser:
         "  genodil receptive-field --config configs/gridding/gridded_1_4_16_64.yaml --empirical "
         "--plot rf.png\n"
         "  genodil receptive-field --checkpoint runs/demo --json\n",
+        cmd_receptive_field,
     )
-    p.add_argument("--config", help="run config YAML")
-    p.add_argument("--checkpoint", help="checkpoint file or run directory")
+    p.add_argument("--config", metavar="YAML", help="run config YAML (or --checkpoint)")
+    p.add_argument(
+        "--checkpoint", metavar="CKPT", help="checkpoint file or run directory (or --config)"
+    )
     p.add_argument("--empirical", action="store_true", help="verify with input gradients")
-    p.add_argument("--plot", help="PNG of sensitivity against offset")
+    add_path(p, "--plot", "file", "PNG of sensitivity against offset")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_receptive_field)
 
-    from genodil.interpret import command as interpret_cli
 
-    p = _add(sub, "interpret", interpret_cli.HELP, interpret_cli.EXAMPLES)
-    interpret_cli.add_interpret_arguments(p)
-    p.set_defaults(func=cmd_interpret)
+def _add_interpret_commands(sub) -> None:
+    """interpret, motifs, marginalize, explain-variants: options from genodil.interpret."""
+    from genodil.interpret import command as icli
 
-    p = _add(sub, "motifs", interpret_cli.MOTIFS_HELP, interpret_cli.MOTIFS_EXAMPLES)
-    interpret_cli.add_motifs_arguments(p)
-    p.set_defaults(func=cmd_motifs)
+    for name, help_, examples, add, func in (
+        ("interpret", icli.HELP, icli.EXAMPLES, icli.add_interpret_arguments, cmd_interpret),
+        ("motifs", icli.MOTIFS_HELP, icli.MOTIFS_EXAMPLES, icli.add_motifs_arguments, cmd_motifs),
+        (
+            "marginalize",
+            icli.MARGINALIZE_HELP,
+            icli.MARGINALIZE_EXAMPLES,
+            icli.add_marginalize_arguments,
+            cmd_marginalize,
+        ),
+        (
+            "explain-variants",
+            icli.EXPLAIN_HELP,
+            icli.EXPLAIN_EXAMPLES,
+            icli.add_explain_arguments,
+            cmd_explain_variants,
+        ),
+    ):
+        p = _command(sub, name, help_, examples, func)
+        add(p)
+        declare_path(p, "--out", "folder")
 
-    p = _add(sub, "marginalize", interpret_cli.MARGINALIZE_HELP, interpret_cli.MARGINALIZE_EXAMPLES)
-    interpret_cli.add_marginalize_arguments(p)
-    p.set_defaults(func=cmd_marginalize)
 
-    p = _add(sub, "explain-variants", interpret_cli.EXPLAIN_HELP, interpret_cli.EXPLAIN_EXAMPLES)
-    interpret_cli.add_explain_arguments(p)
-    p.set_defaults(func=cmd_explain_variants)
-
-    p = _add(
+def _add_check(sub) -> None:
+    p = _command(
         sub,
         "check",
-        "check that a run config's FASTA, bigWigs, and any VCF/BED agree before running",
-        "  genodil check --config configs/demo.yaml --vcf data/demo/variants.vcf\n",
+        "check a run config (every key and value) and that its FASTA, bigWigs, and any "
+        "VCF/BED agree, before running",
+        "  genodil check --config configs/demo.yaml --vcf data/demo/variants.vcf\n"
+        "  genodil check --config configs/demo.yaml --train.max_time 2h\n",
+        cmd_check,
     )
-    p.add_argument("--config", required=True, help="run config YAML")
-    p.add_argument("--data_root", "--data-root", help="folder relative data paths resolve against")
-    p.add_argument("--vcf", action="append", default=[], help="VCF to check (repeatable)")
-    p.add_argument("--bed", action="append", default=[], help="BED to check (repeatable)")
-    p.set_defaults(func=cmd_check, overrides=[])
+    p.add_argument("--config", required=True, metavar="YAML", help="run config YAML")
+    _data_root(p)
+    p.add_argument(
+        "--vcf", action="append", default=[], metavar="VCF", help="VCF to check (repeatable)"
+    )
+    p.add_argument(
+        "--bed", action="append", default=[], metavar="BED", help="BED to check (repeatable)"
+    )
 
-    p = _add(
+
+def _add_merge_bigwig(sub) -> None:
+    p = _command(
         sub,
         "merge-bigwig",
         "merge bigWigs covering disjoint regions (e.g. per-chromosome predictions) into one",
         "  genodil merge-bigwig --out pred/dnase.bw chr1/dnase.bw chr2/dnase.bw\n",
+        cmd_merge_bigwig,
     )
-    p.add_argument("--out", required=True, help="merged bigWig")
-    p.add_argument("inputs", nargs="+", help="input bigWigs (same FASTA)")
-    p.set_defaults(func=cmd_merge_bigwig)
+    add_out(p, "file", "merged bigWig to write")
+    p.add_argument("inputs", nargs="+", metavar="BIGWIG", help="input bigWigs (same FASTA)")
+
+
+_TRAINING_FASTA = "reference genome FASTA (default: the one the model was trained on)"
+# Commands whose extra --section.key options are config overrides.
+_CONFIG_COMMANDS = ("train", "check")
+SIMULATE_PRESETS = ("tiny", "small", "large")
+_COMMANDS = (
+    _add_demo,
+    _add_simulate,
+    _add_train,
+    _add_evaluate,
+    _add_report,
+    _add_predict,
+    _add_score_variants,
+    _add_receptive_field,
+    _add_interpret_commands,
+    _add_check,
+    _add_merge_bigwig,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command."""
+    parser = Parser(
+        prog="genodil",
+        description="Sequence-to-function models at single-base resolution: stream FASTA + "
+        "bigWig, train a dilated residual CNN, predict tracks, score variants.",
+        epilog="Run `genodil COMMAND --help` for a command's options and examples.\n"
+        "Start with `genodil demo --out demo_out`.",
+        formatter_class=Formatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in _COMMANDS:
+        add(sub)
     return parser
 
 
@@ -674,56 +786,63 @@ def _reexec_with_tuned_allocator(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "genodil.cli", *argv], env)
 
 
+def _split_overrides(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Separate ``--section.key VALUE`` config overrides from other unknown tokens."""
+    from genodil.config.overrides import is_override
+
+    overrides, rest = [], []
+    i = 0
+    while i < len(extra):
+        tok = extra[i]
+        if is_override(tok):
+            overrides.append(tok)
+            has_value = "=" not in tok and i + 1 < len(extra)
+            if has_value and not extra[i + 1].startswith("--"):
+                overrides.append(extra[i + 1])
+                i += 1
+        else:
+            rest.append(tok)
+        i += 1
+    return overrides, rest
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.command in _CONFIG_COMMANDS:
+        args.overrides, extra = _split_overrides(extra)
+    if extra:
+        raise unknown_options(args.parser, extra)
+    check_paths(args)
+    return args.func(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 bad usage or input)."""
+    """Run the command line; returns the exit code.
+
+    0 success, 1 internal error (a bug: one line and a log file), 2 bad usage or bad input,
+    130 interrupted.
+    """
     parser = build_parser()
     if argv is None:  # the console script: heavy commands get the tuned allocator
         _reexec_with_tuned_allocator(sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, extra = parser.parse_known_args(argv)
-    except SystemExit as e:  # argparse already printed its usage message
-        return int(e.code or 0)
+    except SystemExit as e:  # argparse already printed its usage message (or --help)
+        return e.code if isinstance(e.code, int) else 2
     if args.version:
         import genodil
 
         print(genodil.__version__)
         return 0
     if not getattr(args, "func", None):
-        parser.print_help()
+        if extra:
+            print(f"genodil: error: unknown option {extra[0]} before the command", file=sys.stderr)
+        parser.print_help(sys.stderr if extra else sys.stdout)
         return 2
-    if args.command == "check":
-        args.overrides, extra = extra, []
-    if extra and args.command != "train":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging()
     if args.command in _HEAVY_COMMANDS:
         log.info("GLIBC_TUNABLES=%s", os.environ.get("GLIBC_TUNABLES", "(unset)"))
-    func: Callable[..., int] = args.func
-    try:
-        return func(args, extra) if args.command == "train" else func(args)
-    except InputError as e:
-        print(f"genodil {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        # Library functions reject bad option values with ValueError naming the allowed ones.
-        if os.environ.get("GENODIL_DEBUG"):
-            raise
-        print(
-            f"genodil {args.command}: error: {e} (run `genodil {args.command} --help`; "
-            "set GENODIL_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 2
-    except FileNotFoundError as e:
-        print(f"genodil {args.command}: error: {e.filename}: file not found", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into `head` and the like
-        return 0
-    except KeyboardInterrupt as e:
-        detail = f"; {e}" if str(e) else ""
-        print(f"genodil {args.command}: interrupted{detail}", file=sys.stderr)
-        return 130
+    return run_command(args.command, lambda: _run(args, extra))
 
 
 if __name__ == "__main__":

@@ -208,7 +208,12 @@ def add_marginalize_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--motif", help="consensus sequence, e.g. GATGACTCATC")
     which.add_argument("--meme", help="MEME file: each motif's most probable sequence")
     p.add_argument("--n", type=int, default=200, help="background windows")
-    p.add_argument("--background", default="shuffled", choices=["shuffled", "genomic"])
+    p.add_argument(
+        "--background",
+        default="shuffled",
+        choices=["shuffled", "genomic"],
+        help="backgrounds: dinucleotide-shuffled genome windows, or genome windows as they are",
+    )
     p.add_argument("--second-motif", help="second motif for --spacing")
     p.add_argument("--spacing", help="comma-separated centre-to-centre distances in bp")
     p.add_argument("--seed", type=int, default=0, help="seed of the background draw")
@@ -288,7 +293,12 @@ def add_explain_arguments(p: argparse.ArgumentParser) -> None:
     db = p.add_mutually_exclusive_group()
     db.add_argument("--motifs", help="MEME file to name broken or created motifs")
     db.add_argument("--jaspar", help="JASPAR CORE taxon (offline) instead of --motifs")
-    p.add_argument("--method", default="gradxinput", choices=["gradxinput", "deepliftshap"])
+    p.add_argument(
+        "--method",
+        default="gradxinput",
+        choices=["gradxinput", "deepliftshap"],
+        help="attribution method: gradient x input, or DeepLIFT/SHAP",
+    )
     p.add_argument("--span", type=int, default=100, help="explain outputs within +-span bp")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
