@@ -203,3 +203,50 @@ def test_every_section_key_has_a_type_and_the_model_derived_keys_are_hidden():
     assert "strand_pairs" not in model and "n_tracks" not in model and "channels" in model
     assert section_params("data")["fasta"].required
     assert section_params("train")["max_time"].default is None
+
+
+def test_docs_config_md_is_generated_and_up_to_date():
+    from genodil.config.reference import config_reference
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert path.read_text() == config_reference(), (
+        "docs/config.md is out of date: run `python -m genodil.config.reference docs/config.md`"
+    )
+    text = path.read_text()
+    for section in ("data", "model", "train"):
+        for key in section_params(section):
+            assert f"| `{key}` |" in text
+
+
+def test_reference_refuses_an_undocumented_key(monkeypatch):
+    from genodil.config import reference
+    from genodil.train.settings import TrainSettings
+
+    doc = TrainSettings.__doc__.replace("    seed : int\n", "    sed : int\n")
+    monkeypatch.setattr(TrainSettings, "__doc__", doc)
+    with pytest.raises(ValueError, match=r"train\.seed"):
+        reference.config_reference()
+
+
+def test_docstring_params_reads_grouped_names():
+    from genodil.config.reference import docstring_params
+
+    doc = """Title.
+
+    Parameters
+    ----------
+    a, b : int
+        Shared text
+        on two lines.
+    c : {"x", "y"}
+
+    Returns
+    -------
+    d : int
+        Not a parameter.
+    """
+    assert docstring_params(doc) == {
+        "a": "Shared text on two lines.",
+        "b": "Shared text on two lines.",
+        "c": '{"x", "y"}',
+    }

@@ -51,7 +51,9 @@ class TrackSpec:
     Parameters
     ----------
     name : str
-        Track name (used in metrics, prediction file names and ``strand_pair``).
+        Track name (used in metrics, prediction file names and ``strand_pair``): letters,
+        digits, ``_``, ``-``, ``.`` and ``+`` only, since predictions are written as
+        ``<name>.bw``.
     path : str
         bigWig file.
     scale : float

@@ -97,6 +97,8 @@ class DilatedResNet(nn.Module):
     crop : int
         Bases removed from each side of the output (edges lack full context).
     head : {"softplus", "identity", "profile_count"}
+        Output head: softplus (non-negative tracks), identity (any sign) or a BPNet-style
+        profile + total-count head.
     bin_size : int
         Output resolution in bp; outputs are pooled over ``bin_size`` bases.
     pool : {"sum", "mean"}
@@ -104,6 +106,7 @@ class DilatedResNet(nn.Module):
     aspp : list of int or None
         Rates of an ASPP block closing the tower.
     aspp_merge : {"sum", "concat"}
+        How the ASPP branches are combined.
     checkpoint_blocks : bool
         Activation checkpointing of the stem, every residual block and the head (less memory,
         about one extra forward pass): only the residual stream between blocks is kept.

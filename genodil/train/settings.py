@@ -57,31 +57,69 @@ class TrainSettings:
     loss : {"poisson", "multinomial", "mse"}
         Training loss; ``multinomial`` is the BPNet-style profile NLL plus ``count_weight`` times
         the squared error of log total counts.
-    lr, weight_decay, warmup_steps, schedule, min_lr_ratio
-        AdamW and its schedule: linear warm-up, then cosine decay to ``min_lr_ratio * lr`` (or
-        constant).
-    max_epochs, max_steps, max_time
-        Stopping; ``max_time`` is ``"DD:HH:MM:SS"`` or a number with a unit (``90s``,
-        ``10min``, ``2h``, ``1d``).
+    count_weight : float
+        Weight of the total-count term of the ``multinomial`` loss.
+    lr : float
+        Peak learning rate of AdamW.
+    weight_decay : float
+        AdamW weight decay (norm scales and biases are not decayed).
+    warmup_steps : int
+        Optimiser steps of linear learning-rate warm-up from 0.
+    schedule : {"cosine", "constant"}
+        Learning rate after warm-up: cosine decay to ``min_lr_ratio * lr`` at the last step, or
+        constant.
+    min_lr_ratio : float
+        Final learning rate of the cosine schedule, as a fraction of ``lr``.
+    max_epochs : int
+        Stop after this many epochs.
+    max_steps : int
+        Stop after this many optimiser steps; -1: no step limit.
+    max_time : str or None
+        Stop after this much training time: ``"DD:HH:MM:SS"`` or a number with a unit
+        (``90s``, ``10min``, ``2h``, ``1d``, ``1h30min``); null: no time limit.
     precision : str
         ``auto`` is ``bf16-mixed`` on GPU and ``32`` on CPU; any Lightning precision string.
-    accelerator, devices, num_nodes, strategy
-        Passed to ``lightning.Trainer``; ``strategy: ddp`` for several GPUs or nodes.
+    accelerator : {"auto", "cpu", "gpu", "cuda", "mps"}
+        Where training runs (``lightning.Trainer``'s accelerator).
+    devices : int, str or list of int
+        Devices per node (``auto``, a count, or GPU indices).
+    num_nodes : int
+        Machines taking part in distributed training.
+    strategy : str
+        Lightning strategy; ``ddp`` for several GPUs or nodes.
     sync_batchnorm : bool or None
-        ``None`` turns it on when more than one process trains.
+        Synchronise BatchNorm statistics across processes; null turns it on when more than one
+        GPU process trains.
     seed : int
         Seeds Python, numpy, torch and the data module's augmentation.
     gradient_clip_val : float or None
-        Clip the gradient norm.
-    monitor, monitor_mode
-        Metric for the best checkpoint and early stopping (``val_loss``, ``val_pearson``, ...);
-        ``auto`` maximises correlations and minimises losses.
+        Clip the gradient norm to this value; null: no clipping.
+    accumulate_grad_batches : int
+        Batches whose gradients are summed before each optimiser step.
+    monitor : str
+        Metric that picks ``best.ckpt`` and drives early stopping: ``val_loss``,
+        ``val_pearson``, ``val_pearson_bin32``, ``val_pearson_bin128``,
+        ``val_spearman_bin128``, ``train_loss`` or a per-track ``val_pearson/<track>``.
+    monitor_mode : {"auto", "min", "max"}
+        Whether the monitored metric improves downwards or upwards; ``auto`` maximises
+        correlations and minimises losses.
     early_stopping_patience : int or None
-        Validation rounds without improvement before stopping; ``None`` disables.
+        Validation rounds without improvement before stopping; null disables early stopping.
     checkpoint_every_n_steps : int or None
         Also write ``last.ckpt`` every N optimiser steps, so a long epoch loses little.
+    limit_train_batches : int, float or None
+        Batches per training epoch (an int) or a fraction of them (a float); null: all.
+    limit_val_batches : int, float or None
+        Batches per validation round (an int) or a fraction of them (a float); null: all.
+    val_check_interval : int, float or None
+        Validate every N training batches (an int) or fraction of an epoch (a float); null:
+        once per epoch.
+    log_every_n_steps : int
+        Write training metrics to the logs every N optimiser steps.
     compile : bool
         ``torch.compile`` the network (about 10% faster CPU steps after a compile delay).
+    deterministic : bool
+        Ask PyTorch for deterministic algorithms (slower; some operations refuse).
     """
 
     loss: Literal["poisson", "multinomial", "mse"] = "poisson"
