@@ -317,3 +317,13 @@ def test_subprocess_bad_config_has_no_traceback(tiny_data, tmp_path):
     assert proc.returncode == 2
     assert "train.max_time" in proc.stderr and str(path) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_overrides_take_negative_values_and_unknown_plain_flags_are_refused(tiny_config, capsys):
+    code = main(
+        ["train", "--config", str(tiny_config), "--print-config", "--train.max_steps", "-1"]
+    )
+    assert code == 0
+    assert yaml.safe_load(capsys.readouterr().out)["train"]["max_steps"] == -1
+    assert main(["train", "--config", str(tiny_config), "--print_confg"]) == 2
+    assert "did you mean --print-config?" in capsys.readouterr().err
