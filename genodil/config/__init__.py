@@ -136,8 +136,7 @@ def _unknown_key_error(where: str, key: str, valid: Sequence[str], source: str) 
     hint = f"; did you mean {near!r}?" if near else ""
     sep = " " if hint else ". "
     return InputError(
-        f"{source}: unknown key {key!r} in {where}{hint}{sep}Valid keys: "
-        f"{', '.join(sorted(valid))}"
+        f"{source}: unknown key {key!r} in {where}{hint}{sep}Valid keys: {', '.join(sorted(valid))}"
     )
 
 
