@@ -212,7 +212,7 @@ def add_marginalize_arguments(p: argparse.ArgumentParser) -> None:
         "--background",
         default="shuffled",
         choices=["shuffled", "genomic"],
-        help="backgrounds: dinucleotide-shuffled genome windows, or genome windows as they are",
+        help="background windows: shuffled genome sequence, or genome windows as they are",
     )
     p.add_argument("--second-motif", help="second motif for --spacing")
     p.add_argument("--spacing", help="comma-separated centre-to-centre distances in bp")
