@@ -57,7 +57,14 @@ def test_values_and_overrides_reach_the_sections(tiny_config):
 
 
 def test_override_without_a_file(tiny_data):
-    cfg = load_config(None, ["--data.fasta", str(tiny_data / "genome.fa"), "--model.channels", "8"])
+    track = f"[{{name: peak, path: {tiny_data / 'peak.bw'}}}]"
+    cfg = load_config(
+        None,
+        [
+            *["--data.fasta", str(tiny_data / "genome.fa"), "--data.tracks", track],
+            *["--model.channels", "8"],
+        ],
+    )
     assert cfg.data["fasta"] == str(tiny_data / "genome.fa")
     assert cfg.model["channels"] == 8
 

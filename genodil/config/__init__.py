@@ -142,13 +142,15 @@ def _unknown_key_error(where: str, key: str, valid: Sequence[str], source: str) 
 
 def _typed_section(body: Any, section: str, source: str) -> dict[str, Any]:
     """Check a section's keys and value types; fill in defaults (required keys must be set)."""
-    where = f"data.tracks[{section[6:-1]}]" if section.startswith("track[") else section
+    is_track = section.startswith("track[")
+    where = f"data.tracks[{section[6:-1]}]" if is_track else section
+    label = where if is_track else f"section {where!r}"
     params = section_params("track" if section.startswith("track[") else section)
     if body is None:
         body = {}
     if not isinstance(body, Mapping):
         raise InputError(
-            f"{source}: {where} must be a mapping of keys to values, not {_show(body)}"
+            f"{source}: {label} must be a mapping of keys to values, not {_show(body)}"
         )
     out: dict[str, Any] = {}
     for key, value in body.items():
@@ -158,7 +160,7 @@ def _typed_section(body: Any, section: str, source: str) -> dict[str, Any]:
                 "(number of tracks, data.crop, data.bin_size, strand_pair); remove it"
             )
         if key not in params:
-            raise _unknown_key_error(f"section {where!r}", str(key), list(params), source)
+            raise _unknown_key_error(label, str(key), list(params), source)
         name = f"{where}.{key}"
         try:
             out[key] = check_type(value, params[key].annotation, name)
@@ -262,8 +264,9 @@ class RunConfig:
         except InputError as e:
             raise InputError(f"{source}: {e}") from None
         model = _typed_section(raw.get("model"), "model", source)
+        train = _typed_section(raw.get("train"), "train", source)
         try:
-            settings = TrainSettings(**_typed_section(raw.get("train"), "train", source))
+            settings = TrainSettings(**train)
         except InputError as e:
             raise InputError(f"{source}: {e}") from None
         trainer = _typed_trainer(raw.get("trainer"), source)
