@@ -214,33 +214,25 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 
 
 def check_paths(args: argparse.Namespace) -> None:
-    """Refuse an output path of the wrong kind before any work starts.
+    """Refuse output paths of the wrong kind, or two outputs on one path, before any work.
+
+    The options come from :func:`add_path`/:func:`declare_path`; the checks are
+    :func:`genodil.outputs.check_outputs`'.
 
     Raises
     ------
     InputError
-        A folder-valued option names an existing file, or a file-valued one an existing folder.
+        A folder option names an existing file, a file option an existing folder, or two
+        options name the same path.
     """
-    for dest, kind in (getattr(args, "_paths", None) or {}).items():
-        value = getattr(args, dest, None)
-        if not value:
-            continue
-        path = Path(value)
-        flag = "--" + dest.replace("_", "-")
-        if kind == "folder" and path.exists() and not path.is_dir():
-            raise InputError(
-                f"{flag} {path} is an existing file, but {flag} is the folder the outputs are "
-                "written into: give a folder path"
-            )
-        if kind == "file" and path.is_dir():
-            raise InputError(
-                f"{flag} {path} is an existing folder, but {flag} is the file to write: give a "
-                f"file path, such as {path / 'out'}{_suffix(value)}"
-            )
+    from genodil.outputs import check_outputs
 
-
-def _suffix(value: str) -> str:
-    return "" if Path(value).suffix else ".<ext>"
+    declared = getattr(args, "_paths", None) or {}
+    given = {d: getattr(args, d, None) for d in declared}
+    label = {d: "--" + d.replace("_", "-") for d in declared}
+    files = {label[d]: v for d, v in given.items() if v and declared[d] == "file"}
+    dirs = {label[d]: v for d, v in given.items() if v and declared[d] == "folder"}
+    check_outputs(files, dirs)
 
 
 # --------------------------------------------------------------------------- exit codes
