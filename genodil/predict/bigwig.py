@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
@@ -47,6 +48,7 @@ class BigWigWriter:
         self.zooms = int(zooms)
         self._stack: contextlib.ExitStack | None = None
         self._bw = None
+        self._last: tuple[str, int] | None = None
 
     def __enter__(self) -> Self:
         import pyBigWig
@@ -54,6 +56,7 @@ class BigWigWriter:
         stack = contextlib.ExitStack()
         # atomic_output proves the folder writable first: pyBigWig segfaults on one that is not
         tmp = stack.enter_context(atomic_output(self.path, what="bigWig"))
+        self._tmp = tmp
         self._bw = pyBigWig.open(str(tmp), "w")
         if self._bw is None:
             stack.close()
@@ -73,7 +76,40 @@ class BigWigWriter:
         values = np.ascontiguousarray(values, dtype=np.float64)
         if len(values):
             self._bw.addEntries(chrom, int(start), values=values, span=span, step=span)
+            self._last = (chrom, int(start) + (len(values) - 1) * span)
+
+    def _verify(self) -> None:
+        """Reopen the finished temporary file to prove it whole.
+
+        libBigWig reports a failed write (full disk, file-size limit) only on stderr when
+        closing, leaving a truncated file behind.
+        """
+        import pyBigWig
+
+        try:
+            bw = pyBigWig.open(str(self._tmp))
+        except RuntimeError:
+            bw = None
+        ok = bw is not None and bw.chroms() == dict(self.header)
+        if ok and self._last is not None:  # the index written at close finds the last entry
+            chrom, start = self._last
+            ok = bool(bw.intervals(chrom, start, start + 1))
+        if bw is not None:
+            bw.close()
+        if not ok:
+            raise InputError(
+                f"writing {self.path} failed: the bigWig came out truncated (is the disk full, "
+                "or a file-size limit set?); free some space or write elsewhere"
+            )
 
     def __exit__(self, *exc) -> bool | None:
         stack, self._stack = self._stack, None
+        if exc[0] is None:
+            try:
+                self._close()
+                self._verify()
+            except BaseException:
+                if not stack.__exit__(*sys.exc_info()):
+                    raise
+                return None
         return stack.__exit__(*exc)

@@ -52,10 +52,6 @@ CASES: list[Case] = []
 
 # Cases whose fix belongs to another part of issue 10 that is not on main yet; strict xfail,
 # so each turns into a failure (to be unmarked) the moment it is fixed.
-PREDICT_DISK_FULL = (
-    "libBigWig reports a failed write only on stderr at close ('[bwClose] ... likely "
-    "truncated'): predict exits 0 with truncated bigWigs when the disk fills (issue 10 item 5)"
-)
 CLI_PENDING = "issue 10 items 8 and 12, demo --max-minutes, config wording: not on main yet"
 
 
@@ -1006,7 +1002,11 @@ def predict_sequences_file_missing(ws, shared):
 
 @case("usage", "predict")
 def predict_without_fasta(ws, shared):
-    return Run(_predict(shared, ws, "--region", "c1:0-100"), ["--fasta"])
+    # --fasta defaults to the training FASTA; here the checkpoint's FASTA has gone
+    ckpt = _ckpt_dict(shared)
+    ckpt["genodil"]["data"]["fasta"] = str(ws / "gone" / "genome.fa")
+    moved = _save(ckpt, ws / "moved.ckpt")
+    return Run(_predict(shared, ws, "--region", "c1:0-100", ckpt=moved), ["--fasta", "gone"])
 
 
 @case("usage", "predict")
@@ -1191,7 +1191,7 @@ def train_into_read_only_folder(ws, shared):
     )
 
 
-@case("faults", "predict", xfail=PREDICT_DISK_FULL)
+@case("faults", "predict")
 def predict_disk_full(ws, shared):
     return Run(
         _predict_fasta(ws, shared, shared.fasta, "c1:0-6000"), [str(ws / "pred")], fsize=2000
