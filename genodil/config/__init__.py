@@ -344,6 +344,8 @@ class RunConfig:
                 f"logs{hint}. Choose one of {', '.join(shown)} (or a per-track one such as "
                 f"val_pearson/{self.track_names[0]})"
             )
+        if self.output_length <= 0:
+            return  # the data module names data.crop / data.window (check or train)
         try:
             build_model(self)
         except InputError as e:

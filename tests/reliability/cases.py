@@ -50,10 +50,6 @@ class Case:
 
 CASES: list[Case] = []
 
-# Cases whose fix belongs to another part of issue 10 that is not on main yet; strict xfail,
-# so each turns into a failure (to be unmarked) the moment it is fixed.
-CLI_PENDING = "issue 10 items 8 and 12, demo --max-minutes, config wording: not on main yet"
-
 
 def case(category: str, command: str, xfail: str | None = None):
     """Register the decorated ``make`` function as a case named after it."""
@@ -803,21 +799,21 @@ def train_config_unknown_override(ws, shared):
     return Run(_train(ws, cfg, "--model.chanels", "8"), ["--model.chanels", "model.channels"])
 
 
-@case("config", "train", xfail=CLI_PENDING)
+@case("config", "train")
 def train_config_max_time_words(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["train"]["max_time"] = "ten minutes"
     return Run(_train(ws, cfg), ["max_time", "ten minutes"])
 
 
-@case("config", "train", xfail=CLI_PENDING)
+@case("config", "train")
 def train_config_monitor_unknown_metric(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["train"]["monitor"] = "val_accuracy"
     return Run(_train(ws, cfg), ["val_accuracy"])
 
 
-@case("config", "train", xfail=CLI_PENDING)
+@case("config", "train")
 def train_config_unknown_trainer_key(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["trainer"] = {"foo": 1}
@@ -830,7 +826,7 @@ def train_config_nested_override_typed(ws, shared):
     return Run(_train(ws, cfg, "--model.dilations.blocks", "-3"), ["blocks"])
 
 
-@case("config", "train", xfail=CLI_PENDING)
+@case("config", "train")
 def train_config_track_name_with_slash(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["data"]["tracks"][1]["name"] = "x/y"
@@ -843,7 +839,7 @@ def train_config_splits_as_list(ws, shared):
     return Run(_train(ws, cfg), ["data.splits"])
 
 
-@case("config", "train", xfail=CLI_PENDING)
+@case("config", "train")
 def train_config_bad_pool(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["data"]["tracks"][0]["pool"] = "max"
@@ -1037,9 +1033,9 @@ def simulate_unknown_preset(ws, shared):
     return Run(["simulate", "--out", str(ws / "sim"), "--preset", "huge"], ["huge"])
 
 
-@case("usage", "demo", xfail=CLI_PENDING)
-def demo_negative_minutes(ws, shared):
-    return Run(["demo", "--out", str(ws / "demo"), "--max-minutes", "-1"], ["--max-minutes"])
+@case("usage", "demo")
+def demo_negative_steps(ws, shared):
+    return Run(["demo", "--out", str(ws / "demo"), "--steps", "-1"], ["--steps"])
 
 
 @case("usage", "interpret")
