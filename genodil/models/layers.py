@@ -197,6 +197,13 @@ class _Residual(nn.Module):
         return x + checkpointed(self.branch, x)
 
 
+def dilated_conv(c_in: int, c_out: int, kernel: int, dilation: int) -> nn.Conv1d:
+    """A length-preserving dilated Conv1d (odd ``kernel``, ``dilation`` >= 1)."""
+    if kernel % 2 == 0 or dilation < 1:
+        raise ValueError(f"kernel must be odd and dilation >= 1, got {kernel}, {dilation}")
+    return nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
+
+
 class DilatedResidualBlock(_Residual):
     """BN → GELU → Conv1d(C → C_mid, k, dilation d) → BN → GELU → Conv1d(C_mid → C, 1) → dropout.
 
@@ -234,14 +241,10 @@ class DilatedResidualBlock(_Residual):
         activation: str = "gelu",
     ) -> None:
         super().__init__(checkpoint)
-        if kernel % 2 == 0 or dilation < 1:
-            raise ValueError(f"kernel must be odd and dilation >= 1, got {kernel}, {dilation}")
         self.dilation = dilation
         self.act = ACTIVATIONS[activation]()
         self.norm1 = nn.BatchNorm1d(channels)
-        self.conv = nn.Conv1d(
-            channels, mid_channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2
-        )
+        self.conv = dilated_conv(channels, mid_channels, kernel, dilation)
         self.norm2 = nn.BatchNorm1d(mid_channels)
         self.proj = nn.Conv1d(mid_channels, channels, 1)
         self.dropout = nn.Dropout(dropout)
@@ -292,14 +295,10 @@ class PlainDilatedBlock(_Residual):
         activation: str = "gelu",
     ) -> None:
         super().__init__(checkpoint)
-        if kernel % 2 == 0 or dilation < 1:
-            raise ValueError(f"kernel must be odd and dilation >= 1, got {kernel}, {dilation}")
         self.dilation = dilation
         self.act = ACTIVATIONS[activation]()
         self.norm1 = nn.BatchNorm1d(channels)
-        self.conv = nn.Conv1d(
-            channels, channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2
-        )
+        self.conv = dilated_conv(channels, channels, kernel, dilation)
         self.dropout = nn.Dropout(dropout)
         with torch.no_grad():
             self.conv.weight.mul_(init_scale)
