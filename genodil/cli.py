@@ -236,7 +236,7 @@ def cmd_score_variants(args: argparse.Namespace) -> int:
     )
     units = {
         "units": args.units,
-        "tracks": describe_units(loaded.track_specs, args.units, loaded.bin_size),
+        "tracks": describe_units(loaded.track_specs or [], args.units, loaded.bin_size),
     }
     paths = variants.write_scores(scored, skipped, args.out, vcf=args.vcf, units=units)
     print(_variant_counts(table, scored, skipped) + f"; scores in {args.units} units")

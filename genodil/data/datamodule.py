@@ -84,6 +84,53 @@ def check_augment(augment: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _check_settings(
+    window,
+    crop,
+    bin_size,
+    stride,
+    max_n_fraction,
+    chrom_alias,
+    cache_dtype,
+    batch_size,
+    num_workers,
+    prefetch,
+) -> int:
+    """Check the scalar data settings; returns the stride (default: the output length)."""
+    for name, value, low in (
+        ("window", window, 1),
+        ("crop", crop, 0),
+        ("bin_size", bin_size, 1),
+        ("batch_size", batch_size, 1),
+        ("num_workers", num_workers, 0),
+        ("prefetch", prefetch, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"data.{name} must be an integer >= {low}, not {value!r}")
+    if window - 2 * crop <= 0:
+        raise InputError(
+            f"data.crop ({crop}) leaves no output: window ({window}) must exceed 2 * crop"
+        )
+    if (window - 2 * crop) % bin_size:
+        raise InputError(
+            f"data.window - 2 * crop = {window - 2 * crop} is not divisible by data.bin_size "
+            f"({bin_size}); change window, crop or bin_size"
+        )
+    if stride is None:
+        stride = window - 2 * crop
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise InputError(f"data.stride must be a positive integer, not {stride!r}")
+    if not 0.0 <= float(max_n_fraction) <= 1.0:
+        raise InputError(f"data.max_n_fraction must lie in [0, 1], not {max_n_fraction!r}")
+    if chrom_alias not in CHROM_ALIASES:
+        raise InputError(
+            f"data.chrom_alias must be one of {', '.join(CHROM_ALIASES)}, not {chrom_alias!r}"
+        )
+    if cache_dtype not in ("float32", "float16"):
+        raise InputError(f"data.cache_dtype must be float32 or float16, not {cache_dtype!r}")
+    return stride
+
+
 class GenomeDataModule(L.LightningDataModule):
     """Windows of a genome and its coverage tracks, split by chromosome or region.
 
@@ -160,37 +207,10 @@ class GenomeDataModule(L.LightningDataModule):
         prefetch: int = 2,
     ) -> None:
         super().__init__()
-        for name, value, low in (
-            ("window", window, 1),
-            ("crop", crop, 0),
-            ("bin_size", bin_size, 1),
-            ("batch_size", batch_size, 1),
-            ("num_workers", num_workers, 0),
-            ("prefetch", prefetch, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(f"data.{name} must be an integer >= {low}, not {value!r}")
-        if window - 2 * crop <= 0:
-            raise InputError(
-                f"data.crop ({crop}) leaves no output: window ({window}) must exceed 2 * crop"
-            )
-        if (window - 2 * crop) % bin_size:
-            raise InputError(
-                f"data.window - 2 * crop = {window - 2 * crop} is not divisible by data.bin_size "
-                f"({bin_size}); change window, crop or bin_size"
-            )
-        if stride is None:
-            stride = window - 2 * crop
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise InputError(f"data.stride must be a positive integer, not {stride!r}")
-        if not 0.0 <= float(max_n_fraction) <= 1.0:
-            raise InputError(f"data.max_n_fraction must lie in [0, 1], not {max_n_fraction!r}")
-        if chrom_alias not in CHROM_ALIASES:
-            raise InputError(
-                f"data.chrom_alias must be one of {', '.join(CHROM_ALIASES)}, not {chrom_alias!r}"
-            )
-        if cache_dtype not in ("float32", "float16"):
-            raise InputError(f"data.cache_dtype must be float32 or float16, not {cache_dtype!r}")
+        stride = _check_settings(
+            window, crop, bin_size, stride, max_n_fraction, chrom_alias, cache_dtype,
+            batch_size, num_workers, prefetch,
+        )  # fmt: skip
 
         self.fasta = str(fasta)
         self.specs = to_track_specs(tracks)

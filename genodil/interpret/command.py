@@ -255,6 +255,7 @@ def cmd_marginalize(args: argparse.Namespace) -> int:
         args.seed,
     )
     run = {"batch_size": args.batch_size, "device": args.device, "rc_average": args.rc_average}
+    run["track_specs"] = loaded.track_specs  # report changes in the tracks' own units
     results = [marg.marginalize(loaded.model, bg, m, **run) for m in motifs.values()]
     spacing = None
     if args.spacing:

@@ -209,6 +209,7 @@ def explain_variants(
             scores=["SAD"],
             save_tracks=scratch / "tracks.npz",
             progress=progress,
+            track_specs=loaded.track_specs,  # the figure's ref/alt tracks in track units
             **run,
         )
         tracks = dict(np.load(scratch / "tracks.npz", allow_pickle=False))
@@ -217,45 +218,10 @@ def explain_variants(
     order = np.argsort(-np.abs(scored[f"SAD_{track}"].to_numpy()))[:top]
     rows, written = [], {}
     for rank, i in enumerate(order, 1):
-        r = scored.iloc[i]
-        case = _Case(
-            str(r["id"]),
-            str(r["chrom"]),
-            int(r["pos"]),
-            str(r["ref"]),
-            str(r["alt"]),
-            float(r[f"SAD_{track}"]),
-        )
-        if len(case.ref) == len(case.alt):
-            _substitution_case(case, genome, loaded, t, method, span, db, run)
-        x = int(tracks["start"][i]) + np.arange(tracks["ref"].shape[-1]) * loaded.bin_size
-        keep = np.abs(x - case.pos) <= 500
-        fig = _figure(
-            out_dir / f"variant_{rank:03d}.png",
-            case,
-            track,
-            x[keep],
-            tracks["ref"][i, t][keep],
-            tracks["alt"][i, t][keep],
-        )
+        ctx = (genome, loaded, t, track, method, span, db, run)
+        row, fig = _explain_one(rank, scored.iloc[i], tracks, i, out_dir, ctx)
         written[f"figure_{rank}"] = fig
-        c = case.change or {}
-        rows.append(
-            (
-                rank,
-                case.id,
-                case.chrom,
-                case.pos,
-                case.ref,
-                case.alt,
-                case.sad,
-                c.get("motif"),
-                c.get("effect"),
-                c.get("ref_score"),
-                c.get("alt_score"),
-                fig.name,
-            )
-        )
+        rows.append(row)
     cols = [
         "rank",
         "id",
@@ -275,3 +241,30 @@ def explain_variants(
         out_dir / "explain.tsv", table.to_csv(sep="\t", index=False), what="--out table"
     )
     return written
+
+
+def _explain_one(rank: int, r, tracks: dict, i: int, out_dir: Path, ctx) -> tuple[tuple, Path]:
+    """Explain one scored variant: its figure and its row of explain.tsv."""
+    genome, loaded, t, track, method, span, db, run = ctx
+    case = _Case(
+        str(r["id"]), str(r["chrom"]), int(r["pos"]), str(r["ref"]), str(r["alt"]),
+        float(r[f"SAD_{track}"]),
+    )  # fmt: skip
+    if len(case.ref) == len(case.alt):
+        _substitution_case(case, genome, loaded, t, method, span, db, run)
+    x = int(tracks["start"][i]) + np.arange(tracks["ref"].shape[-1]) * loaded.bin_size
+    keep = np.abs(x - case.pos) <= 500
+    fig = _figure(
+        out_dir / f"variant_{rank:03d}.png",
+        case,
+        track,
+        x[keep],
+        tracks["ref"][i, t][keep],
+        tracks["alt"][i, t][keep],
+    )
+    c = case.change or {}
+    row = (
+        rank, case.id, case.chrom, case.pos, case.ref, case.alt, case.sad, c.get("motif"),
+        c.get("effect"), c.get("ref_score"), c.get("alt_score"), fig.name,
+    )  # fmt: skip
+    return row, fig

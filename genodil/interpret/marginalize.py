@@ -83,10 +83,15 @@ def insert(codes: np.ndarray, motif: str, start: int) -> np.ndarray:
     return out
 
 
-def _predict(model, codes: np.ndarray, **run) -> np.ndarray:
+def _predict(model, codes: np.ndarray, track_specs=None, **run) -> np.ndarray:
+    """Predictions (n, T, L_out), in the tracks' own units when ``track_specs`` is given."""
+    from genodil.data.tracks import untransform_tracks
     from genodil.predict.runner import predict
 
-    return predict(model, torch.from_numpy(one_hot(codes)), **run).numpy()  # (n, T, L_out)
+    out = predict(model, torch.from_numpy(one_hot(codes)), **run).numpy()  # (n, T, L_out)
+    if track_specs is None:
+        return out
+    return untransform_tracks(out, track_specs, int(getattr(model, "bin_size", 1)))
 
 
 def marginalize(
@@ -97,11 +102,17 @@ def marginalize(
     batch_size: int = 32,
     device: str = "auto",
     rc_average: bool = False,
+    track_specs=None,
 ) -> Marginal:
-    """Insert ``motif`` at the centre of each background and average the predicted change."""
+    """Insert ``motif`` at the centre of each background and average the predicted change.
+
+    With ``track_specs`` (the model's tracks) the change is in each track's own units
+    (:func:`genodil.data.tracks.untransform_tracks`); without, in the model's output units.
+    """
     if not motif or set(motif.upper()) - set("ACGTN"):
         raise InputError(f"motif {motif!r} must be a string of A, C, G, T (N allowed)")
     run = {"batch_size": batch_size, "device": device, "precision": "32", "rc_average": rc_average}
+    run["track_specs"] = track_specs
     start = backgrounds.shape[1] // 2 - len(motif) // 2
     before = _predict(model, backgrounds, **run)
     after = _predict(model, insert(backgrounds, motif, start), **run)

@@ -5,7 +5,8 @@ Every attribution method explains one number per sequence, built from the model'
 - ``form="sum"`` (default): the predicted ``signal`` summed over the chosen tracks (one track,
   several, or all) and over a span of output bins. By default the span is the region being
   explained, so the attributions answer "which bases make this region's prediction high".
-  ``signal`` is in the track's own units (counts per base for a softplus/Poisson head).
+  ``signal`` is the model's output (the track's own units when the track was trained
+  without transforms; counts per base for a softplus/Poisson head).
 - ``form="profile"`` (``profile_count`` heads only): BPNet's profile-weighted form,
   ``sum_i softmax(z)_i * (z_i - mean(z))`` over the span, with ``z`` the profile logits and
   the softmax weights held constant (detached). It explains the *shape* of the profile.

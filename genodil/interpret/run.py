@@ -12,8 +12,10 @@ Outputs in ``out_dir``:
 - ``interpret.json``: what was computed, and the units.
 
 ``modisco motifs -s ohe.npz -a <target>/shap.npz`` reads the arrays as they are.
-Contributions are in the units of the explained scalar: the target's predicted signal (its
-own units, not model-transformed) summed over the explained bins.
+Contributions are in the units of the explained scalar: the model's predicted signal summed
+over the explained bins. That is the model's output unit: the track's own unit only for a
+track trained without transforms (with ``scale``/``clip_soft``/``log1p`` the gradient of a
+transformed output has no track-unit counterpart; docs/data.md).
 """
 
 from __future__ import annotations
@@ -309,8 +311,9 @@ def interpret_regions(
             for t in targets
         },
         "objective": form,
-        "units": "explained scalar: predicted signal in each track's own units, summed over "
-        "the output bins covering the region"
+        "units": "explained scalar: the model's predicted signal (model units: the track's own "
+        "only for tracks trained without transforms), summed over the output bins covering "
+        "the region"
         if form == "sum"
         else f"profile_count {form}",
         "checkpoint": str(loaded.path) if loaded.path else None,

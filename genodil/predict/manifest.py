@@ -103,6 +103,8 @@ def _units(spec: Mapping[str, Any], units: str) -> dict[str, str]:
 
     data = spec.get("data", {}) or {}
     tracks = [{"path": "", **t} for t in data.get("tracks", []) or [] if isinstance(t, Mapping)]
+    if not tracks:
+        return {}
     return describe_units(to_track_specs(tracks), units, int(data.get("bin_size", 1) or 1))
 
 

@@ -16,6 +16,7 @@ from genodil.config import build_datamodule
 from genodil.errors import InputError
 from genodil.models.layers import pool_bins
 from genodil.outputs import check_outputs, write_atomic
+from genodil.progress import progress_bar
 from genodil.train.io import Loaded, load_model
 from genodil.train.losses import compute_loss
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, undefined_to_null
@@ -218,41 +219,18 @@ def evaluate(
     dm.setup(stage)
     loader = dm.test_dataloader() if stage == "test" else dm.val_dataloader()
     runner = ModelRunner(loaded.model, device, precision="32")
-    dev = runner.device
     loss_name = loaded.spec.get("train", {}).get("loss", "poisson")
-    metrics = TrackMetrics(loaded.track_names, bins=bins).to(dev)
-    examples: list[dict[str, Any]] = []
-    binned_obs: list[np.ndarray] = []
-    binned_pred: list[np.ndarray] = []
-    n_windows = 0
-    from tqdm.auto import tqdm
-
-    with runner, torch.inference_mode():
-        for batch in tqdm(loader, desc=f"evaluate {split}", disable=not progress, leave=False):
-            seq, target = batch["seq"], batch["target"].to(dev)
-            out_ = runner.outputs(seq)
-            per_track = compute_loss(out_, target, loss_name)
-            metrics.update(out_["signal"], target, per_track)
-            n_windows += seq.shape[0]
-            pred = out_["signal"].float().cpu()
-            tgt = target.cpu()
-            if sum(b.shape[1] for b in binned_obs) < 20_000:
-                binned_obs.append(pool_bins(tgt, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
-                binned_pred.append(pool_bins(pred, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
-            for i in range(seq.shape[0]):
-                total = float(tgt[i].sum())
-                examples.append(
-                    {
-                        "total": total,
-                        "chrom": batch["chrom"][i],
-                        "out_start": int(batch["start"][i]) + loaded.crop,
-                        "bin_size": loaded.bin_size,
-                        "target": tgt[i].numpy(),
-                        "pred": pred[i].numpy(),
-                    }
-                )
-            # Keep only the windows with the most signal, to plot something worth seeing.
-            examples = sorted(examples, key=lambda e: -e["total"])[:n_examples]
+    metrics = TrackMetrics(loaded.track_names, bins=bins).to(runner.device)
+    kept = _Examples(n_examples, loaded.crop, loaded.bin_size)
+    bar = progress_bar(len(loader), f"evaluate {split}", "batches", enabled=progress)
+    with runner, torch.inference_mode(), bar:
+        for batch in loader:
+            target = batch["target"].to(runner.device)
+            out_ = runner.outputs(batch["seq"])
+            metrics.update(out_["signal"], target, compute_loss(out_, target, loss_name))
+            kept.add(batch, out_["signal"].float().cpu(), target.cpu())
+            bar.update(1)
+    n_windows = kept.n_windows
     if n_windows == 0:
         raise InputError(
             f"split {split!r} of {loaded.path} has no windows; check data.splits in the config"
@@ -273,13 +251,49 @@ def evaluate(
         write_atomic(out, json.dumps(result, indent=2, allow_nan=False) + "\n", what="--out")
     if plots:
         plots = Path(plots)
-        obs = torch.cat(binned_obs, dim=1).numpy() if binned_obs else None
-        prd = torch.cat(binned_pred, dim=1).numpy() if binned_pred else None
-        result["plots"] = [str(_plot_examples_in(units, examples, loaded, plots, bed))]
-        if obs is not None and obs.shape[1] > 1:
+        result["plots"] = [str(_plot_examples_in(units, kept.examples, loaded, plots, bed))]
+        obs, prd = kept.binned()
+        if obs.shape[1] > 1:
             scatter = {n: (obs[t], prd[t]) for t, n in enumerate(loaded.track_names)}
             result["plots"].append(str(plot_scatter(scatter, plots / "scatter_bin128.png")))
     return result
+
+
+class _Examples:
+    """The highest-signal windows to plot, and up to 20,000 128-bp bin sums per track."""
+
+    def __init__(self, n_examples: int, crop: int, bin_size: int) -> None:
+        self.n_examples, self.crop, self.bin_size = n_examples, crop, bin_size
+        self.examples: list[dict[str, Any]] = []
+        self.obs: list[torch.Tensor] = []
+        self.pred: list[torch.Tensor] = []
+        self.n_windows = 0
+
+    def add(self, batch: dict[str, Any], pred: torch.Tensor, tgt: torch.Tensor) -> None:
+        """One batch: predictions and targets of shape (B, T, L_out), on the CPU."""
+        self.n_windows += pred.shape[0]
+        if sum(b.shape[1] for b in self.obs) < 20_000:
+            self.obs.append(pool_bins(tgt, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
+            self.pred.append(pool_bins(pred, 128).permute(1, 0, 2).reshape(tgt.shape[1], -1))
+        for i in range(pred.shape[0]):
+            self.examples.append(
+                {
+                    "total": float(tgt[i].sum()),
+                    "chrom": batch["chrom"][i],
+                    "out_start": int(batch["start"][i]) + self.crop,
+                    "bin_size": self.bin_size,
+                    "target": tgt[i].numpy(),
+                    "pred": pred[i].numpy(),
+                }
+            )
+        # Keep only the windows with the most signal, to plot something worth seeing.
+        self.examples = sorted(self.examples, key=lambda e: -e["total"])[: self.n_examples]
+
+    def binned(self) -> tuple[np.ndarray, np.ndarray]:
+        """Observed and predicted 128-bp bin sums, each (T, n_bins)."""
+        if not self.obs:
+            return np.zeros((0, 0)), np.zeros((0, 0))
+        return torch.cat(self.obs, dim=1).numpy(), torch.cat(self.pred, dim=1).numpy()
 
 
 def examples_in_units(examples: list[dict[str, Any]], specs, units: str) -> list[dict[str, Any]]:

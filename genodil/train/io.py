@@ -64,12 +64,19 @@ class Loaded:
         )
 
     @property
-    def track_specs(self) -> list:
-        """The tracks (:class:`~genodil.data.tracks.TrackSpec`) the model was trained on."""
+    def track_specs(self) -> list | None:
+        """The tracks (:class:`~genodil.data.tracks.TrackSpec`) the model was trained on.
+
+        None when the checkpoint records none (a hand-made one): outputs then stay in the
+        model's units.
+        """
         from genodil.data.tracks import to_track_specs
 
+        tracks = self.data.get("tracks") or []
+        if len(tracks) != len(self.track_names):
+            return None
         # an older or hand-made spec may lack a track's path: it is not needed to predict
-        return to_track_specs([{"path": "", **t} for t in self.data.get("tracks", [])])
+        return to_track_specs([{"path": "", **t} for t in tracks])
 
     def predict(
         self,
@@ -120,9 +127,10 @@ class Loaded:
             rc_average=rc_average,
             strand_pairs=self.strand_pairs,
         ).numpy()
-        if units == "model":
+        specs = self.track_specs
+        if units == "model" or specs is None:
             return out
-        return untransform_tracks(out, self.track_specs, self.bin_size)
+        return untransform_tracks(out, specs, self.bin_size)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -278,17 +278,11 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
     return dm, module, spec
 
 
-def _trainer(
-    settings,
-    run_dir: Path,
-    extra: dict[str, Any] | None,
-    progress: bool,
-    interrupt: _InterruptFlag | None = None,
-    more_callbacks: list[Callback] | None = None,
-) -> L.Trainer:
-    _check_accelerator(settings.accelerator)
-    ckpt_dir = run_dir / "checkpoints"
-    # A new logs/version_N per start, so a resumed run never overwrites earlier logs.
+def _loggers(run_dir: Path) -> list[Any]:
+    """CSV (and TensorBoard when installed) loggers.
+
+    A new logs/version_N per start, so a resumed run never overwrites earlier logs.
+    """
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(run_dir, name="logs")]
     try:
         import tensorboard  # noqa: F401
@@ -296,6 +290,14 @@ def _trainer(
         loggers.append(L.pytorch.loggers.TensorBoardLogger(run_dir, name="logs/tensorboard"))
     except ImportError:
         pass
+    return loggers
+
+
+def _callbacks(
+    settings, run_dir: Path, interrupt: _InterruptFlag | None, more: list[Callback] | None
+) -> list[Callback]:
+    """best/last checkpoints, RNG state, the model summary file and early stopping."""
+    ckpt_dir = run_dir / "checkpoints"
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=ckpt_dir,
@@ -310,7 +312,7 @@ def _trainer(
         LastCheckpoint(ckpt_dir / "last.ckpt", settings.checkpoint_every_n_steps, interrupt),
         RngStateCallback(),
         ModelSummaryFile(run_dir / "model_summary.txt"),
-        *(more_callbacks or []),
+        *(more or []),
     ]
     if settings.early_stopping_patience is not None:
         callbacks.append(
@@ -320,6 +322,20 @@ def _trainer(
                 patience=settings.early_stopping_patience,
             )
         )
+    return callbacks
+
+
+def _trainer(
+    settings,
+    run_dir: Path,
+    extra: dict[str, Any] | None,
+    progress: bool,
+    interrupt: _InterruptFlag | None = None,
+    more_callbacks: list[Callback] | None = None,
+) -> L.Trainer:
+    _check_accelerator(settings.accelerator)
+    callbacks = _callbacks(settings, run_dir, interrupt, more_callbacks)
+    loggers = _loggers(run_dir)
     devices = settings.devices
     n_devices = len(devices) if isinstance(devices, list) else devices
     multi = settings.num_nodes > 1 or "ddp" in str(settings.strategy)
