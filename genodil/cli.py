@@ -819,8 +819,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
     0 success, 1 internal error (a bug: one line and a log file), 2 bad usage or bad input,
-    130 interrupted.
+    130 interrupted (also while the options are still being read, e.g. during imports).
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("genodil: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     if argv is None:  # the console script: heavy commands get the tuned allocator
         _reexec_with_tuned_allocator(sys.argv[1:])

@@ -92,8 +92,14 @@ def test_sigint_at_a_random_point_leaves_nothing(command, shared, tmp_path):
         if proc.returncode == 0:  # it finished first: the output must be complete
             assert out.exists()
             continue
-        assert proc.returncode == 130, err[-2000:]
-        assert "interrupted" in err
+        # 130 from genodil's handler; -SIGINT when the interrupt lands where CPython itself
+        # ends the process by SIGINT (interpreter start-up or shutdown). A shell reports both
+        # as 130; either way nothing may be left behind. (Known gap: no message in the latter.)
+        assert proc.returncode in (130, -signal.SIGINT), err[-2000:]
+        if proc.returncode == 130:
+            assert "interrupted" in err
+        elif out.exists():  # the work had finished (renamed into place) when SIGINT landed
+            continue
         assert snapshot(ws, shared.root) == before
 
 
