@@ -292,6 +292,7 @@ def test_workflow_runs_demo_end_to_end(tmp_path):
     scores = pd.read_csv(out / "variants/demo/scores.tsv", sep="\t")
     skipped = pd.read_csv(out / "variants/demo/scores.skipped.tsv", sep="\t")
     expected_cols = VARIANT_KEYS + [f"{s}_{t}" for s in ("SAD", "logFC") for t in tracks]
+    expected_cols.append("n_padded")  # bases of the window past a chromosome end
     assert sorted(scores.columns) == sorted(expected_cols)
     assert list(scores.columns[:5]) == VARIANT_KEYS
     assert len(scores) + len(skipped) >= n_records  # multi-allelic records give several rows
