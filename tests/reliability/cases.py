@@ -1038,6 +1038,19 @@ def demo_negative_steps(ws, shared):
     return Run(["demo", "--out", str(ws / "demo"), "--steps", "-1"], ["--steps"])
 
 
+@case("usage", "report")
+def report_missing_run_dir(ws, shared):
+    return Run(["report", str(ws / "no_run"), "--quiet"], [str(ws / "no_run")])
+
+
+@case("outputs", "report")
+def report_out_is_a_directory(ws, shared):
+    (ws / "taken").mkdir()
+    return Run(
+        ["report", str(shared.run), "--out", str(ws / "taken"), "--quiet"], ["--out", "taken"]
+    )
+
+
 @case("usage", "interpret")
 def interpret_unknown_method(ws, shared):
     return Run(
