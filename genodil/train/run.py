@@ -296,9 +296,16 @@ def _loggers(run_dir: Path) -> list[Any]:
 def _callbacks(
     settings, run_dir: Path, interrupt: _InterruptFlag | None, more: list[Callback] | None
 ) -> list[Callback]:
-    """best/last checkpoints, RNG state, the model summary file and early stopping."""
+    """best/last checkpoints, RNG state, the model summary file, the EMA and early stopping."""
     ckpt_dir = run_dir / "checkpoints"
-    callbacks: list[Callback] = [
+    callbacks: list[Callback] = []
+    if settings.ema_decay is not None:
+        from genodil.train.ema import EMAWeights
+
+        # Before the checkpoint callbacks (Lightning also moves those last): a checkpoint
+        # written after a step must hold the average that includes that step.
+        callbacks.append(EMAWeights(settings.ema_decay))
+    callbacks += [
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="best",

@@ -70,6 +70,12 @@ class TrainSettings:
         constant.
     min_lr_ratio : float
         Final learning rate of the cosine schedule, as a fraction of ``lr``.
+    ema_decay : float or None
+        Keep an exponential moving average of the weights (and BatchNorm statistics) with this
+        decay (e.g. 0.999), updated after every optimiser step; validation, ``best.ckpt``,
+        ``last.ckpt`` and every command that loads a checkpoint use the averaged weights. The
+        decay warms up as ``min(ema_decay, (1 + n) / (10 + n))`` after ``n`` updates, so a
+        short run is not dominated by its first steps. null: off.
     max_epochs : int
         Stop after this many epochs.
     max_steps : int
@@ -129,6 +135,7 @@ class TrainSettings:
     warmup_steps: int = 100
     schedule: Literal["cosine", "constant"] = "cosine"
     min_lr_ratio: float = 0.01
+    ema_decay: float | None = None
     max_epochs: int = 10
     max_steps: int = -1
     max_time: str | None = None
@@ -155,6 +162,11 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.max_time is not None:
             parse_duration(self.max_time)
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise InputError(
+                f"train.ema_decay is {self.ema_decay!r}; give a decay between 0 and 1 "
+                "(e.g. 0.999), or null to train without a moving average of the weights"
+            )
 
     @property
     def max_time_delta(self) -> datetime.timedelta | None:

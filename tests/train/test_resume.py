@@ -33,16 +33,20 @@ COMMON = [
 ]
 
 
-def _weights(ckpt) -> dict[str, torch.Tensor]:
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    return {k: v for k, v in state.items() if k.startswith("model.")}
+def _weights(ckpt, key: str = "state_dict") -> dict[str, torch.Tensor]:
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)[key]
+    return {k: v for k, v in state.items() if k.startswith("model.") or k == "n_averaged"}
 
 
 def _assert_same_weights(a, b) -> None:
-    wa, wb = _weights(a), _weights(b)
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+    """Same weights; with train.ema_decay also the same trained weights and update count."""
+    ckpt = torch.load(a, map_location="cpu", weights_only=True)
+    keys = ["state_dict"] + [k for k in ("current_model_state", "averaging_state") if k in ckpt]
+    for key in keys:
+        wa, wb = _weights(a, key), _weights(b, key)
+        assert wa.keys() == wb.keys() and wa, key
+        for k in wa:
+            torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=f"{key}: {k}")
 
 
 class _SigintAt(L.Callback):
@@ -80,14 +84,20 @@ def _with_callback(monkeypatch, callback: L.Callback) -> None:
 
 
 @pytest.mark.slow
-def test_sigint_mid_epoch_then_resume_equals_uninterrupted(tiny_config, tmp_path, monkeypatch):
-    full = train(load_config(tiny_config, COMMON), tmp_path / "full", progress=False)
+@pytest.mark.parametrize("extra", [[], ["--train.ema_decay", "0.9"]], ids=["plain", "ema"])
+def test_sigint_mid_epoch_then_resume_equals_uninterrupted(
+    tiny_config, tmp_path, monkeypatch, extra
+):
+    # With ema_decay, the average (state_dict), the trained weights and the update count must
+    # all continue exactly.
+    options = [*COMMON, *extra]
+    full = train(load_config(tiny_config, options), tmp_path / "full", progress=False)
     _with_callback(monkeypatch, _SigintAt([1, 6]))  # mid-epoch 0 and mid-epoch 1
     part = tmp_path / "part"
     stops = []
     for attempt in range(3):
         try:
-            train(load_config(tiny_config, COMMON), part, resume=attempt > 0, progress=False)
+            train(load_config(tiny_config, options), part, resume=attempt > 0, progress=False)
             break
         except TrainingInterrupted as e:
             assert "resume with --resume" in str(e)
