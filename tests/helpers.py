@@ -47,15 +47,17 @@ def write_bigwig(
     path: Path,
     values: Mapping[str, np.ndarray],
     chrom_sizes: Mapping[str, int] | None = None,
+    max_zooms: int = 0,
 ) -> Path:
     """Write per-base ``values`` (one float array per chromosome) as a bigWig.
 
-    NaN entries are left uncovered (pyBigWig then reads them back as NaN).
+    NaN entries are left uncovered (pyBigWig then reads them back as NaN). ``max_zooms`` > 0
+    adds zoom-level summaries (what approximate ``stats`` read).
     """
     path = Path(path)
     sizes = dict(chrom_sizes) if chrom_sizes else {c: len(v) for c, v in values.items()}
     bw = pyBigWig.open(str(path), "w")
-    bw.addHeader(list(sizes.items()), maxZooms=0)
+    bw.addHeader(list(sizes.items()), maxZooms=max_zooms)
     for chrom in sizes:
         if chrom not in values:
             continue

@@ -57,6 +57,7 @@ REQUIRED = inspect.Parameter.empty
 _EXAMPLES = {
     "data.splits": "e.g. splits: {valid: [chr2], test: [chr3]}",
     "data.augment": "e.g. augment: {reverse_complement: true, max_shift: 3}",
+    "data.oversample": "e.g. oversample: {track: longrange, fraction: 0.5}",
     "data.tracks": "e.g. tracks: [{name: dnase, path: dnase.bw}]",
     "model.dilations": "e.g. dilations: {schedule: exponential, rate: 2, blocks: 11}",
 }
@@ -258,9 +259,12 @@ class RunConfig:
             raise InputError(f"{source}: data.tracks is required but not set")
         data["tracks"] = _typed_tracks(tracks, source)
         from genodil.data.datamodule import check_augment
+        from genodil.data.oversample import check_oversample
 
         try:
             check_augment(data["augment"])
+            names = [t["name"] for t in data["tracks"]]
+            data["oversample"] = check_oversample(data["oversample"], names)
         except InputError as e:
             raise InputError(f"{source}: {e}") from None
         model = _typed_section(raw.get("model"), "model", source)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
@@ -25,6 +26,7 @@ from genodil.data.dataset import (
     WindowSampler,
     collate_windows,
 )
+from genodil.data.oversample import check_oversample, positive_slots, window_signal
 from genodil.data.tracks import Tracks, TrackSpec, strand_pair_index, to_track_specs
 from genodil.data.windows import (
     HELD_OUT,
@@ -181,6 +183,11 @@ class GenomeDataModule(L.LightningDataModule):
         With ``num_workers: 0``, training batches a background thread prepares while the
         model computes (0: none); it lets a 2-core machine decode on one core while the other
         trains. Evaluation loaders read in the main thread.
+    oversample : dict or None
+        ``{"track": NAME, "fraction": 0.5, "min_signal": 0.0}``: draw about ``fraction`` of
+        each training epoch from the windows where track NAME has signal (largest absolute
+        raw bigWig value over the output region, widened by jitter + max_shift, above
+        ``min_signal``), with repeats; the epoch keeps its length. Training only; None: off.
     """
 
     def __init__(
@@ -205,6 +212,7 @@ class GenomeDataModule(L.LightningDataModule):
         chroms: list[str] | None = None,
         cache_dtype: Literal["float32", "float16"] = "float32",
         prefetch: int = 2,
+        oversample: dict | None = None,
     ) -> None:
         super().__init__()
         stride = _check_settings(
@@ -227,6 +235,8 @@ class GenomeDataModule(L.LightningDataModule):
             )
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.prefetch = prefetch
+        self.oversample = check_oversample(oversample, [s.name for s in self.specs])
+        self._positive: np.ndarray | None = None
         self.cache_dir, self.cache_dtype = cache_dir, cache_dtype
         self.chrom_alias = chrom_alias
 
@@ -364,7 +374,10 @@ class GenomeDataModule(L.LightningDataModule):
             self._seq_source, self._track_source = self.genome, self.tracks
 
     def setup(self, stage: str | None = None) -> None:
-        """Open the sources (and build the cache) and build the window tables, once."""
+        """Open the sources (and build the cache) and build the window tables, once.
+
+        With ``stage="fit"`` also find the positive windows of ``data.oversample``.
+        """
         self._prepare_sources()
         if self._windows is None:
             self._windows = self._build_windows()
@@ -383,6 +396,58 @@ class GenomeDataModule(L.LightningDataModule):
                     jitter=aug["jitter"] if train else 0,
                     seed=self.seed,
                 )
+
+        if stage == "fit":
+            self.positive_windows()
+
+    def positive_windows(self) -> np.ndarray | None:
+        """Which training windows count as having signal under ``data.oversample``, once.
+
+        Returns
+        -------
+        np.ndarray of bool, shape (n_train,), or None when oversampling is off or every
+        window has signal (then it cannot change the draw; a warning says so).
+
+        Raises
+        ------
+        InputError
+            No training window has signal on the track.
+        """
+        if self.oversample is None:
+            return None
+        if self._positive is not None:
+            return self._positive if len(self._positive) else None
+        self.setup()
+        opts, windows = self.oversample, self._windows["train"]
+        spec = self.specs[[s.name for s in self.specs].index(opts["track"])]
+        pad = self.crop - self.augment["jitter"] - self.augment["max_shift"]
+        signal = window_signal(spec.path, windows, pad, pad, self.chrom_alias)
+        positive = signal > opts["min_signal"]
+        n, n_pos = len(positive), int(positive.sum())
+        if not n_pos:
+            raise InputError(
+                f"data.oversample: none of the {n} training windows has a value above "
+                f"min_signal ({opts['min_signal']:g}) on track {spec.name!r} ({spec.path}) "
+                "over its output region: lower data.oversample.min_signal, name a track with "
+                "signal on the training chromosomes, or remove data.oversample"
+            )
+        log.info(
+            "oversample: %d of %d training windows have signal on %s; drawing %.0f%% "
+            "(%d) of each epoch from them",
+            n_pos, n, spec.name, 100 * opts["fraction"], positive_slots(n, opts["fraction"]),
+        )  # fmt: skip
+        if n_pos == n:
+            log.warning(
+                "data.oversample: every training window has signal on track %r above "
+                "min_signal %g, so oversampling changes nothing; raise min_signal to pick "
+                "the windows with the most signal",
+                spec.name,
+                opts["min_signal"],
+            )
+            self._positive = np.zeros(0, dtype=bool)
+            return None
+        self._positive = positive
+        return positive
 
     def windows(self, split: str) -> pd.DataFrame:
         """The window table of ``split`` (train, valid, test): columns chrom, start, end."""
@@ -424,6 +489,8 @@ class GenomeDataModule(L.LightningDataModule):
             seed=self.seed,
             drop_last=train,
             with_epoch=train,
+            positive=self.positive_windows() if train else None,
+            fraction=self.oversample["fraction"] if self.oversample else 0.5,
         )
         trainer = getattr(self, "trainer", None)
         sampler.set_epoch(trainer.current_epoch if trainer is not None else self._epoch)

@@ -41,6 +41,7 @@ from torch.utils.data import (
     get_worker_info,
 )
 
+from genodil.data.oversample import oversample_order
 from genodil.data.prefetch import Prefetcher
 from genodil.data.tracks import TrackSpec, transform_tracks
 
@@ -473,6 +474,13 @@ class WindowSampler(DistributedSampler):
     drop_last : bool
     with_epoch : bool
         Yield ``(index, epoch)`` pairs (for augmentation) instead of plain indices.
+    positive : np.ndarray of bool or None
+        With ``shuffle``: which windows carry signal on the over-represented track; each
+        epoch's order is then :func:`genodil.data.oversample.oversample_order` (as many
+        windows as the dataset holds, ``fraction`` of them positive, drawn by
+        ``(seed, epoch)``) and the ranks take their shares of it as above.
+    fraction : float
+        Share of each epoch drawn from the ``positive`` windows.
     """
 
     def __init__(
@@ -484,6 +492,8 @@ class WindowSampler(DistributedSampler):
         seed: int = 0,
         drop_last: bool = False,
         with_epoch: bool = False,
+        positive: np.ndarray | None = None,
+        fraction: float = 0.5,
     ) -> None:
         super().__init__(
             dataset,
@@ -494,6 +504,10 @@ class WindowSampler(DistributedSampler):
             drop_last=drop_last,
         )
         self.with_epoch = with_epoch
+        self.positive = None if positive is None else np.asarray(positive, dtype=bool)
+        if self.positive is not None and len(self.positive) != len(dataset):
+            raise ValueError(f"{len(self.positive)} positive flags for {len(dataset)} windows")
+        self.fraction = float(fraction)
         self._skip: tuple[int, int] | None = None
 
     def skip_next(self, epoch: int, n_items: int) -> None:
@@ -505,7 +519,9 @@ class WindowSampler(DistributedSampler):
 
     def _indices(self) -> list[int]:
         n = len(self.dataset)
-        if self.shuffle:
+        if self.shuffle and self.positive is not None:
+            order = oversample_order(self.positive, self.fraction, self.seed, self.epoch).tolist()
+        elif self.shuffle:
             g = torch.Generator()
             g.manual_seed(self.seed + self.epoch)
             order = torch.randperm(n, generator=g).tolist()
