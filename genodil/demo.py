@@ -109,7 +109,7 @@ def _train(
     if run_dir.exists():
         shutil.rmtree(run_dir)  # the demo always starts afresh
     print(f"[2/5] training on CPU for {steps:,} steps -> {run_dir}")
-    train(cfg, run_dir, progress=progress, callbacks=[_step_eta(steps)] if progress else None)
+    train(cfg, run_dir, progress=progress)
     return run_dir / "checkpoints" / "best.ckpt"
 
 
@@ -257,32 +257,3 @@ def _print_summary(summary: dict[str, Any], recovery: pd.DataFrame) -> None:
     print("strongest variant effects (SAD and true effect on the track shown, track units):")
     table = pd.DataFrame(summary["strongest_variants"])
     print(table.to_string(index=False, float_format=lambda x: f"{x:,.1f}") if len(table) else "")
-
-
-def _step_eta(total: int):
-    """A Lightning callback: the step, elapsed time and ETA every 10% of a ``total`` budget."""
-    from lightning.pytorch.callbacks import Callback
-    from tqdm import tqdm
-
-    class StepEta(Callback):
-        def __init__(self) -> None:
-            self.start: tuple[float, int] | None = None
-            self.next = max(1, total // 10)
-
-        def on_train_start(self, trainer, pl_module) -> None:
-            self.start = (time.perf_counter(), trainer.global_step)
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-            step = trainer.global_step
-            if self.start is None or step < self.next:
-                return
-            self.next += max(1, total // 10)
-            elapsed = time.perf_counter() - self.start[0]
-            rate = (step - self.start[1]) / max(elapsed, 1e-9)
-            eta = (total - step) / max(rate, 1e-9)
-            tqdm.write(
-                f"  step {step:,}/{total:,}: {elapsed / 60:.1f} min so far, "
-                f"ETA {eta / 60:.1f} min ({rate:.1f} steps/s)"
-            )
-
-    return StepEta()

@@ -373,7 +373,9 @@ def _trainer(
         "callbacks": callbacks,
         "logger": loggers,
         "plugins": [AtomicCheckpointIO()],
-        "enable_progress_bar": progress,
+        # Lightning's bar only on a terminal: in a log its carriage returns are noise, and
+        # StepProgress (added by train) writes plain lines there instead.
+        "enable_progress_bar": progress and sys.stderr.isatty(),
         "enable_model_summary": False,  # ModelSummaryFile writes it to the run folder
     }
     kwargs.update(extra or {})
@@ -578,6 +580,10 @@ def train(
     dm, module, _ = build_run(cfg)
     dm.setup("fit")  # window tables (blacklist, N filter): fail before anything is written
     interrupt = _InterruptFlag()
+    if progress:
+        from genodil.train.progress import StepProgress
+
+        callbacks = [*(callbacks or []), StepProgress()]
     trainer = _trainer(settings, run_dir, cfg.trainer, progress, interrupt, callbacks)
     if trainer.is_global_zero:
         if overwrite:
