@@ -3,8 +3,9 @@
 On a terminal Lightning's own bar shows the epoch and the running metrics, and this callback
 adds one line every 10% of the step budget with the ETA of the whole run. When stderr is not a
 terminal (a log file, a Snakemake job, a pipe) Lightning's bar is switched off, since its
-carriage returns make an unreadable log, and this callback writes a plain line at most every
-:data:`genodil.progress.LOG_INTERVAL` seconds, plus one after each validation round. ``--quiet``
+carriage returns make an unreadable log, and this callback writes a plain line at the first
+10% of the budget (an early ETA), then at most every :data:`genodil.progress.LOG_INTERVAL`
+seconds, plus one after each validation round. ``--quiet``
 adds neither.
 """
 
@@ -70,9 +71,11 @@ class StepProgress(Callback):
         if self.start is None or not trainer.is_global_zero:
             return
         step, now = trainer.global_step, time.monotonic()
-        if self.tty:
+        first = self.total and step >= self.next_step and self.last_line == self.start[0]
+        if self.tty or first:  # in a log: the first 10% mark gives an early ETA
             if self.total and step >= self.next_step:
                 self.next_step += max(1, self.total // 10)
+                self.last_line = now
                 self._write(self.line(step, now))
         elif now - self.last_line >= self.interval:
             self.last_line = now

@@ -20,6 +20,8 @@ def test_training_log_gets_plain_lines_not_a_bar(tiny_config, tmp_path, capfd):
     lines = [s for s in err.splitlines() if s.startswith("train: validation at step")]
     assert [s.split()[4] for s in lines] == ["3:", "6:"], err[-2000:]
     assert "val_pearson" in lines[-1]
+    steps = [s for s in err.splitlines() if s.startswith("train: step ")]
+    assert steps and steps[0].startswith("train: step 1 of 6 (17%)") and "ETA" in steps[0]
 
 
 def test_quiet_training_writes_no_progress(tiny_config, tmp_path, capfd):
