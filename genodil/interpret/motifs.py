@@ -152,7 +152,8 @@ def top_peaks(
     """The ``n`` highest observed peaks of ``track`` on held-out chromosomes.
 
     The track's bigWig (from the checkpoint's data section) is summed in non-overlapping
-    ``width``-bp tiles of the test chromosomes (or ``chroms``); the top ``n`` tiles are
+    ``width``-bp tiles of the test split (or ``chroms``): whole chromosomes or, for a split
+    by region, ``chrom:start-end`` entries; the top ``n`` tiles are
     re-centred on their highest base. Returns regions (chrom, start, end) of ``width`` bp.
     """
     import pyBigWig
@@ -166,21 +167,35 @@ def top_peaks(
     chroms = chroms or list(loaded.data.get("splits", {}).get("test", [])) or genome.chroms
     rows = []
     with pyBigWig.open(str(path)) as bw:
-        for chrom in chroms:
-            size = genome.check_chrom(chrom)
-            if chrom not in bw.chroms():
+        for chrom, lo, hi in _split_spans(chroms, genome):
+            if chrom not in bw.chroms() or hi - lo < width:
                 continue
-            v = np.nan_to_num(np.asarray(bw.values(chrom, 0, size, numpy=True), dtype=float))
-            n_tiles = size // width
+            size = genome.check_chrom(chrom)
+            v = np.nan_to_num(np.asarray(bw.values(chrom, lo, hi, numpy=True), dtype=float))
+            n_tiles = (hi - lo) // width
             tiles = v[: n_tiles * width].reshape(n_tiles, width)
             for t in np.argsort(tiles.sum(1))[::-1][:n]:
-                peak = t * width + int(tiles[t].argmax())
+                peak = lo + t * width + int(tiles[t].argmax())
                 start = min(max(peak - width // 2, 0), size - width)
                 rows.append((float(tiles[t].sum()), chrom, start, start + width))
     if not rows:
         raise InputError(f"no peaks of {track} found on {chroms}; give --regions BED instead")
     rows.sort(reverse=True)
     return pd.DataFrame([r[1:] for r in rows[:n]], columns=["chrom", "start", "end"])
+
+
+def _split_spans(entries: list[str], genome) -> list[tuple[str, int, int]]:
+    """Split entries (chromosome names or ``chrom:start-end`` regions) as (chrom, lo, hi)."""
+    from genodil.genome.io import parse_region
+
+    spans = []
+    for entry in entries:
+        if ":" in entry and entry not in genome.chroms:
+            chrom, lo, hi = parse_region(entry)
+            spans.append((chrom, lo, min(hi, genome.check_chrom(chrom))))
+        else:
+            spans.append((entry, 0, genome.check_chrom(entry)))
+    return spans
 
 
 def _write_text(path: Path, text: str) -> Path:

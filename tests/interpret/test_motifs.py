@@ -129,3 +129,27 @@ def test_motifs_recovers_every_planted_motif(tmp_path):
     bed = pd.read_csv(written["seqlets"], sep="\t", header=None)
     assert len(bed) >= 100 and (bed[0] == "c1").all()
     assert (out / "report.html").read_text().count("<img") == len(table)
+
+
+def test_top_peaks_reads_a_region_split_and_centres_on_the_summit(tmp_path):
+    """A test split given as chrom:start-end (as configs/yeast_r64.yaml) picks peaks in it only."""
+    import torch
+
+    from genodil.genome.io import Genome
+    from genodil.interpret.motifs import top_peaks
+    from genodil.train.io import Loaded
+    from tests.helpers import random_seq, write_bigwig
+
+    size = 20_000
+    fasta = write_fasta(tmp_path / "g.fa", {"A": random_seq(size, 1), "B": random_seq(size, 2)})
+    v = {c: np.zeros(size) for c in ("A", "B")}
+    v["A"][3_000] = 50.0  # outside the test region: the highest, must be ignored
+    v["A"][12_345] = 20.0
+    v["A"][15_010] = 10.0
+    v["B"][5_000] = 40.0  # a whole other chromosome, not in the split
+    bw = write_bigwig(tmp_path / "t.bw", v)
+    spec = {"data": {"tracks": [{"name": "t", "path": str(bw)}]}}
+    spec["data"]["splits"] = {"test": ["A:10000-16000"]}
+    loaded = Loaded(torch.nn.Identity(), ["t"], 400, 0, 1, None, spec)
+    peaks = top_peaks(loaded, Genome(fasta), 2, "t", width=400)
+    assert peaks.values.tolist() == [["A", 12_145, 12_545], ["A", 14_810, 15_210]]
