@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from genodil.errors import InputError
@@ -51,7 +52,12 @@ def add_interpret_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-shuffles", type=int, default=20, help="DeepLIFT/SHAP references")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffled references")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="windows per forward pass (default: as many as keep about 2 GiB of activations "
+        "for the backward pass, at most 64)",
+    )
     p.add_argument("--rc-average", action="store_true", help="explain the strand average")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs")
@@ -75,16 +81,32 @@ def _source(args: argparse.Namespace, loaded):
     return genome, tiles.regions_from_strings(args.region)
 
 
+def _batch_size(args: argparse.Namespace, loaded) -> int:
+    """``--batch-size``, or the memory-bounded default for this model's window."""
+    from genodil.predict.runner import auto_batch_size
+
+    if args.batch_size is not None:
+        return args.batch_size
+    batch = auto_batch_size(loaded.model, loaded.window)
+    if not args.quiet:
+        print(
+            f"batch size {batch} (about 2 GiB of activations; set --batch-size to change)",
+            file=sys.stderr,
+        )
+    return batch
+
+
 def cmd_interpret(args: argparse.Namespace) -> int:
     """Run ``genodil interpret``; prints the written paths."""
     from genodil.interpret.run import interpret_regions
     from genodil.train.io import load_model
 
     for name in ("batch_size", "n_shuffles"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1")
     loaded = load_model(args.checkpoint)
     genome, regions = _source(args, loaded)
+    args.batch_size = _batch_size(args, loaded)
     written = interpret_regions(
         loaded,
         genome,
@@ -137,7 +159,12 @@ def add_motifs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-shuffles", type=int, default=20, help="DeepLIFT/SHAP references")
     p.add_argument("--max-seqlets", type=int, default=2000, help="TF-MoDISco seqlets per sign")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="windows per forward pass (default: as many as keep about 2 GiB of activations "
+        "for the backward pass, at most 64)",
+    )
     p.add_argument("--rc-average", action="store_true", help="explain the strand average")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs")
@@ -155,8 +182,11 @@ def cmd_motifs(args: argparse.Namespace) -> int:
         raise InputError("give exactly one of --regions BED or --top-peaks N")
     if args.top_peaks is not None and args.top_peaks < 1:
         raise InputError("--top-peaks must be >= 1")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
     db = load_motif_db(args.motifs, args.jaspar)
     loaded = load_model(args.checkpoint)
+    args.batch_size = _batch_size(args, loaded)
     track = args.track or loaded.track_names[0]
     if track not in loaded.track_names:
         raise InputError(f"--track {track!r} is not a track of this model: {loaded.track_names}")

@@ -149,3 +149,17 @@ def test_as_tensor_model_works_with_tangermeme_predict():
     _, x = _seqs(5, 48)
     theirs = tangermeme_predict.predict(as_tensor_model(model), x, batch_size=2, device="cpu")
     torch.testing.assert_close(theirs, predict(model, x, device="cpu"), rtol=1e-5, atol=1e-6)
+
+
+def test_auto_batch_size_bounds_activation_memory():
+    """Wider, deeper or longer inputs get smaller batches; the cap and the floor hold."""
+    from genodil.predict.runner import auto_batch_size
+
+    small = DilatedResNet(n_tracks=1, channels=8, dilations=[1, 2])
+    big = DilatedResNet(n_tracks=1, channels=48, dilations=[2**i for i in range(11)])
+    units = sum(m.out_channels for m in big.modules() if isinstance(m, torch.nn.Conv1d))
+    assert auto_batch_size(small, 1000) == 64  # the cap
+    b = auto_batch_size(big, 8192)
+    assert b == (2 << 30) // (units * 8192 * 48) and 1 <= b < 64
+    assert auto_batch_size(big, 16384) == max(1, (2 << 30) // (units * 16384 * 48))
+    assert auto_batch_size(big, 10**7) == 1  # the floor
