@@ -136,6 +136,8 @@ MOTIFS_HELP = (
 MOTIFS_EXAMPLES = (
     "  genodil motifs --checkpoint runs/demo --top-peaks 500 --track local "
     "--motifs data/demo/motifs.meme --out motifs\n"
+    "  genodil motifs --checkpoint runs/demo --top-peaks 300 --peaks-from predicted "
+    "--jaspar vertebrates --out motifs\n"
     "  genodil motifs --checkpoint runs/yeast --regions peaks.bed --track mnase --jaspar fungi "
     "--out motifs\n"
 )
@@ -148,7 +150,15 @@ def add_motifs_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("regions (exactly one)")
     src.add_argument("--regions", help="BED file of regions to explain")
     src.add_argument(
-        "--top-peaks", type=int, help="the N highest observed peaks of --track on test chromosomes"
+        "--top-peaks",
+        type=int,
+        help="the N highest peaks of --track on the checkpoint's test chromosomes",
+    )
+    p.add_argument(
+        "--peaks-from",
+        default="observed",
+        choices=["observed", "predicted"],
+        help="--top-peaks from the track's observed bigWig or from the model's prediction",
     )
     p.add_argument("--peak-width", type=int, default=400, help="bp per --top-peaks region")
     p.add_argument("--track", help="explained track (default: the model's first)")
@@ -194,7 +204,18 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     if args.regions is not None:
         regions = tiles.regions_from_bed(args.regions)
     else:
-        regions = top_peaks(loaded, genome, args.top_peaks, track, args.peak_width)
+        regions = top_peaks(
+            loaded,
+            genome,
+            args.top_peaks,
+            track,
+            args.peak_width,
+            source=args.peaks_from,
+            workdir=args.out,
+            batch_size=args.batch_size,
+            device=args.device,
+            rc_average=args.rc_average,
+        )
     written = discover_motifs(
         loaded,
         genome,

@@ -1,6 +1,7 @@
 """``genodil motifs``: DeepLIFT/SHAP -> TF-MoDISco -> Tomtom against a motif database.
 
-1. Regions: a BED, or the N highest observed peaks of a track on held-out chromosomes.
+1. Regions: a BED, or the N highest observed or predicted peaks of a track on held-out
+   chromosomes.
 2. DeepLIFT/SHAP hypothetical contributions (through ``genodil interpret``'s pipeline; its
    outputs are kept in ``out/attributions``).
 3. TF-MoDISco (the modisco-lite package) clusters high-contribution seqlets into patterns.
@@ -28,7 +29,14 @@ import pandas as pd
 from genodil.errors import InputError
 from genodil.interpret.deeplift import require_interpret_extra
 
-__all__ = ["Pattern", "load_motif_db", "match_patterns", "run_modisco", "top_peaks"]
+__all__ = [
+    "PEAK_SOURCES",
+    "Pattern",
+    "load_motif_db",
+    "match_patterns",
+    "run_modisco",
+    "top_peaks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -146,42 +154,66 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return out
 
 
+PEAK_SOURCES = ("observed", "predicted")
+
+
 def top_peaks(
-    loaded, genome, n: int, track: str, width: int = 400, chroms: list[str] | None = None
+    loaded,
+    genome,
+    n: int,
+    track: str,
+    width: int = 400,
+    chroms: list[str] | None = None,
+    source: str = "observed",
+    workdir: str | os.PathLike | None = None,
+    **predict_kw,
 ) -> pd.DataFrame:
-    """The ``n`` highest observed peaks of ``track`` on held-out chromosomes.
+    """The ``n`` highest observed or predicted peaks of ``track`` on held-out sequence.
 
-    The track's bigWig (from the checkpoint's data section) is summed in non-overlapping
-    ``width``-bp tiles of the test split (or ``chroms``): whole chromosomes or, for a split
-    by region, ``chrom:start-end`` entries; the top ``n`` tiles are
-    re-centred on their highest base. Returns regions (chrom, start, end) of ``width`` bp.
+    The track's signal on the test split (or ``chroms``): whole chromosomes or, for a split
+    by region, ``chrom:start-end`` entries, is summed in non-overlapping ``width``-bp tiles;
+    the highest tiles are re-centred on their highest base, and a tile whose re-centred
+    region overlaps a higher one (the same peak split by a tile border) is dropped.
+    ``source="observed"`` reads the track's bigWig (from the checkpoint's data section);
+    ``"predicted"`` predicts the spans with the model (``predict_kw``: batch_size, device,
+    rc_average, progress), in the track's own units, staging the predictions in a hidden
+    folder inside ``workdir`` (default: the system's temporary folder), removed afterwards.
+
+    Returns
+    -------
+    DataFrame
+        chrom, start, end of ``width``-bp regions, highest peak first (at most ``n``).
     """
-    import pyBigWig
-
-    spec = {t["name"]: t for t in loaded.data.get("tracks", [])}
-    if track not in spec:
-        raise InputError(f"--track {track!r} is not a track of this checkpoint: {list(spec)}")
-    path = Path(spec[track]["path"])
-    if not path.exists():
-        raise InputError(f"bigWig {path} of track {track} (from the checkpoint) does not exist")
+    if source not in PEAK_SOURCES:
+        raise InputError(f"--peaks-from {source!r}: choose one of {', '.join(PEAK_SOURCES)}")
+    if track not in loaded.track_names:
+        raise InputError(f"--track {track!r} is not a track of this model: {loaded.track_names}")
     chroms = chroms or list(loaded.data.get("splits", {}).get("test", [])) or genome.chroms
+    spans = [s for s in _split_spans(chroms, genome) if s[2] - s[1] >= width]
+    if source == "observed":
+        signal = _observed_signal(loaded, track, spans)
+    else:
+        signal = _predicted_signal(loaded, genome, track, spans, workdir, **predict_kw)
     rows = []
-    with pyBigWig.open(str(path)) as bw:
-        for chrom, lo, hi in _split_spans(chroms, genome):
-            if chrom not in bw.chroms() or hi - lo < width:
-                continue
-            size = genome.check_chrom(chrom)
-            v = np.nan_to_num(np.asarray(bw.values(chrom, lo, hi, numpy=True), dtype=float))
-            n_tiles = (hi - lo) // width
-            tiles = v[: n_tiles * width].reshape(n_tiles, width)
-            for t in np.argsort(tiles.sum(1))[::-1][:n]:
-                peak = lo + t * width + int(tiles[t].argmax())
-                start = min(max(peak - width // 2, 0), size - width)
-                rows.append((float(tiles[t].sum()), chrom, start, start + width))
-    if not rows:
-        raise InputError(f"no peaks of {track} found on {chroms}; give --regions BED instead")
-    rows.sort(reverse=True)
-    return pd.DataFrame([r[1:] for r in rows[:n]], columns=["chrom", "start", "end"])
+    for (chrom, lo, hi), v in signal:
+        size = genome.chrom_sizes[chrom]
+        tiles = v[: (hi - lo) // width * width].reshape(-1, width)
+        for t in np.argsort(tiles.sum(1), kind="stable")[::-1][: 2 * n]:
+            peak = lo + t * width + int(tiles[t].argmax())
+            start = min(max(peak - width // 2, 0), size - width)
+            rows.append((float(tiles[t].sum()), chrom, start, start + width))
+    rows.sort(key=lambda r: -r[0])
+    kept: list[tuple] = []
+    for row in rows:
+        if len(kept) == n:
+            break
+        if all(k[1] != row[1] or abs(k[2] - row[2]) >= width for k in kept):
+            kept.append(row)
+    if not kept or kept[0][0] <= 0:
+        raise InputError(
+            f"no {source} peaks of {track} found on {chroms}; give --regions BED instead"
+        )
+    return pd.DataFrame([r[1:] for r in kept], columns=["chrom", "start", "end"])
 
 
 def _split_spans(entries: list[str], genome) -> list[tuple[str, int, int]]:
@@ -196,6 +228,67 @@ def _split_spans(entries: list[str], genome) -> list[tuple[str, int, int]]:
         else:
             spans.append((entry, 0, genome.check_chrom(entry)))
     return spans
+
+
+def _observed_signal(loaded, track: str, spans: list[tuple[str, int, int]]) -> list:
+    """Per-base observed signal of ``track`` on each span (NaN as 0), from its bigWig."""
+    import pyBigWig
+
+    spec = {t["name"]: t for t in loaded.data.get("tracks", [])}
+    if track not in spec:
+        raise InputError(
+            f"the checkpoint does not record the bigWig of track {track!r}, so its observed "
+            "peaks cannot be read; use --peaks-from predicted or --regions BED"
+        )
+    path = Path(spec[track]["path"])
+    if not path.exists():
+        raise InputError(
+            f"bigWig {path} of track {track} (from the checkpoint) does not exist; use "
+            "--peaks-from predicted or --regions BED"
+        )
+    out = []
+    with pyBigWig.open(str(path)) as bw:
+        for chrom, lo, hi in spans:
+            if chrom in bw.chroms():
+                v = bw.values(chrom, lo, hi, numpy=True)
+                out.append(((chrom, lo, hi), np.nan_to_num(np.asarray(v, dtype=np.float64))))
+    return out
+
+
+def _predicted_signal(loaded, genome, track: str, spans, workdir=None, **predict_kw) -> list:
+    """Per-base predicted signal of ``track`` on the (merged) spans, by ``predict_regions``."""
+    import tempfile
+    from contextlib import ExitStack
+
+    from genodil.outputs import scratch_dir
+    from genodil.predict.tiles import merge_regions, predict_regions
+
+    t = loaded.track_names.index(track)
+    merged = merge_regions(spans, genome, loaded.bin_size)
+    with ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genodil-peaks"))
+        tmp = stack.enter_context(scratch_dir(Path(workdir) / "peaks", what="predicted peaks"))
+        predict_regions(
+            loaded.model,
+            genome,
+            merged,
+            tmp,
+            [f"t{i}" for i in range(len(loaded.track_names))],
+            loaded.window,
+            strand_pairs=loaded.strand_pairs,
+            npz=tmp / "pred.npz",
+            track_specs=loaded.track_specs,
+            **{"progress": False, **predict_kw},
+        )
+        out = []
+        with np.load(tmp / "pred.npz") as arrays:
+            for chrom, lo, hi in merged.itertuples(index=False):
+                size = genome.chrom_sizes[chrom]
+                key = chrom if (lo == 0 and hi == size) else f"{chrom}:{lo}-{hi}"
+                v = np.repeat(arrays[key][t].astype(np.float64), loaded.bin_size)
+                out.append(((chrom, int(lo), int(hi)), v[: hi - lo]))
+    return out
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -145,6 +145,7 @@ def test_marginalize_command_writes_table_profiles_and_spacing(setup):
         (["--jaspar", "martians"], "not a JASPAR taxon"),
         (["--jaspar", "fungi", "--top-peaks", "3"], "exactly one of --regions"),
         (["--jaspar", "fungi", "--track", "nope"], "not a track"),
+        (["--jaspar", "fungi", "--peaks-from", "guessed"], "invalid choice"),
     ],
 )
 def test_motifs_command_rejects_bad_arguments(setup, extra, message, capsys):
@@ -154,3 +155,12 @@ def test_motifs_command_rejects_bad_arguments(setup, extra, message, capsys):
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_motifs_top_observed_peaks_need_the_tracks_bigwig(setup, capsys):
+    # a hand-made checkpoint records no bigWig: observed peaks cannot be read, predicted can
+    tmp, _, ckpt = setup
+    args = ["motifs", "--checkpoint", str(ckpt), "--top-peaks", "3", "--jaspar", "fungi"]
+    assert main([*args, "--out", str(tmp / "mo")]) == 2
+    err = capsys.readouterr().err
+    assert "--peaks-from predicted" in err and "Traceback" not in err

@@ -153,3 +153,68 @@ def test_top_peaks_reads_a_region_split_and_centres_on_the_summit(tmp_path):
     loaded = Loaded(torch.nn.Identity(), ["t"], 400, 0, 1, None, spec)
     peaks = top_peaks(loaded, Genome(fasta), 2, "t", width=400)
     assert peaks.values.tolist() == [["A", 12_145, 12_545], ["A", 14_810, 15_210]]
+
+
+def _peak_loaded(tmp_path, model=None):
+    """A genome of two chromosomes, a peak bigWig and a Loaded that records both."""
+    from genodil.genome.io import Genome
+    from genodil.train.io import Loaded
+    from tests.helpers import random_seq, write_bigwig
+    from tests.interpret.models import MotifOccupancyModel
+
+    fasta = write_fasta(tmp_path / "g.fa", {"c1": random_seq(4000, 1), "c2": random_seq(2000, 2)})
+    x = np.arange(4000)
+    c1 = 0.5 + 10 * np.exp(-0.5 * ((x - 1000) / 30) ** 2)
+    c1 += 6 * np.exp(-0.5 * ((x - 2405) / 30) ** 2)
+    c2 = 0.5 + 8 * np.exp(-0.5 * ((np.arange(2000) - 700) / 30) ** 2)
+    bw = write_bigwig(tmp_path / "t.bw", {"c1": c1, "c2": c2})
+    data = {"tracks": [{"name": "t", "path": str(bw)}], "splits": {"test": ["c1", "c2"]}}
+    model = model or MotifOccupancyModel(crop=20).eval()
+    loaded = Loaded(model, ["t"], 400, 20, 1, None, spec={"data": data})
+    return Genome(fasta), loaded
+
+
+def test_top_observed_peaks_are_recentred_and_a_split_peak_counts_once(tmp_path):
+    from genodil.interpret.motifs import top_peaks
+
+    genome, loaded = _peak_loaded(tmp_path)
+    # the c1 peak at 2405 straddles the tile border at 2400: both tiles re-centre on it
+    got = top_peaks(loaded, genome, 3, "t", width=400)
+    assert got.values.tolist() == [["c1", 800, 1200], ["c2", 500, 900], ["c1", 2205, 2605]]
+    got = top_peaks(loaded, genome, 1, "t", width=400, chroms=["c2"])
+    assert got.values.tolist() == [["c2", 500, 900]]
+    with pytest.raises(InputError, match="peaks-from"):
+        top_peaks(loaded, genome, 3, "t", source="guessed")
+
+
+def test_top_predicted_peaks_follow_the_model_not_the_bigwig(tmp_path):
+    """Predicted peaks lie on planted AP-1 sites; the signal equals one whole-chromosome pass."""
+    import torch
+
+    from genodil.genome.encode import encode, one_hot
+    from genodil.interpret.motifs import _predicted_signal, top_peaks
+
+    genome, loaded = _peak_loaded(tmp_path)
+    codes = genome.fetch("c1", 0, 4000)
+    sites = {3000: "GATGACTCATC", 600: "GATGACTCATC"}
+    for start, site in sites.items():
+        codes[start : start + len(site)] = encode(site)
+    fasta = write_fasta(tmp_path / "p.fa", {"c1": "".join("ACGTN"[c] for c in codes)})
+    from genodil.genome.io import Genome
+
+    genome = Genome(fasta)
+    loaded.spec["data"]["splits"] = {"test": ["c1"]}
+    ((span, signal),) = _predicted_signal(
+        loaded, genome, "t", [("c1", 0, 4000)], device="cpu", batch_size=3
+    )
+    assert span == ("c1", 0, 4000)
+    with torch.no_grad():
+        x = torch.nn.functional.pad(torch.from_numpy(one_hot(codes))[None], (20, 20))
+        want = loaded.model(x)["signal"][0, 0].double().numpy()
+    np.testing.assert_allclose(signal, want, rtol=1e-5, atol=1e-5)
+    got = top_peaks(loaded, genome, 2, "t", width=400, source="predicted", device="cpu")
+    centres = sorted(((got["start"] + got["end"]) // 2).tolist())
+    assert all(abs(c - (s + 5)) <= 3 for c, s in zip(centres, sorted(sites), strict=True))
+    # a split given as a region: only the site inside it
+    got = top_peaks(loaded, genome, 1, "t", chroms=["c1:2000-4000"], source="predicted")
+    assert abs((got["start"].iat[0] + got["end"].iat[0]) // 2 - 3005) <= 3
