@@ -55,7 +55,7 @@ def test_dash_and_underscore_spellings_are_the_same_flag(command):
         flag = action.option_strings[-1]
         if "-" not in flag[2:]:
             continue
-        value = [] if action.nargs == 0 else ["3"]
+        value = [] if action.nargs == 0 else [str((action.choices or ["3"])[0])]
         a = p.parse_known_args([*REQUIRED[command], flag, *value])[0]
         b = p.parse_known_args([*REQUIRED[command], "--" + flag[2:].replace("-", "_"), *value])[0]
         assert vars(a) == vars(b), flag
