@@ -69,11 +69,17 @@ def naive_ism(model, seq, positions, objective: Objective, rc_average=False) -> 
 RESNET_ARGS = {"channels": 8, "stem_kernel": 5, "kernel": 3, "dilations": [1, 2, 4], "dropout": 0.0}
 
 
-def write_checkpoint(path, model: DilatedResNet, track_names, window: int, fasta=None):
-    """Save ``model`` as a genodil checkpoint that ``load_model`` reads."""
+def write_checkpoint(
+    path, model: DilatedResNet, track_names, window: int, fasta=None, data: dict | None = None
+):
+    """Save ``model`` as a genodil checkpoint that ``load_model`` reads.
+
+    ``data`` adds keys to the checkpoint's data section (``tracks``, ``splits``).
+    """
     spec = {
         "model": dict(model.config),
-        "data": {"window": int(window), "fasta": None if fasta is None else str(fasta)},
+        "data": {"window": int(window), "fasta": None if fasta is None else str(fasta)}
+        | (data or {}),
         "track_names": list(track_names),
     }
     state = {f"model.{k}": v for k, v in model.state_dict().items()}
