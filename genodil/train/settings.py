@@ -84,7 +84,8 @@ class TrainSettings:
         Stop after this much training time: ``"DD:HH:MM:SS"`` or a number with a unit
         (``90s``, ``10min``, ``2h``, ``1d``, ``1h30min``); null: no time limit.
     precision : str
-        ``auto`` is ``bf16-mixed`` on GPU and ``32`` on CPU; any Lightning precision string.
+        ``auto`` is ``bf16-mixed`` on GPU and on CPUs with native bf16 (AMX-BF16, AVX512-BF16),
+        else ``32``; any Lightning precision string.
     accelerator : {"auto", "cpu", "gpu", "cuda", "mps"}
         Where training runs (``lightning.Trainer``'s accelerator).
     devices : int, str or list of int
