@@ -104,6 +104,31 @@ def test_monitor_of_a_bin_longer_than_the_output_is_refused(tiny_data):
     assert "val_pearson_bin128" in msg
 
 
+def test_bin_loss_size_must_tile_the_output_window(tiny_data):
+    # 768 outputs at bin_size 1: 128 and 256 tile it, 100 does not.
+    path = _write(tiny_data, train={"bin_loss_weight": 1.0})
+    for ok in ("128", "256", "1"):
+        cfg = load_config(path, ["--train.bin_loss_size", ok])
+        assert cfg.train.bin_loss_size == int(ok) and cfg.train.bin_loss_weight == 1.0
+    msg = _error(path, ["--train.bin_loss_size", "100"])
+    assert "train.bin_loss_size is 100 bp" in msg and "768" in msg and "cfg.yaml" in msg
+    assert "e.g. 64, 96, 128" in msg
+    # bin_size 4: 192 positions; 130 bp is not a whole number of positions.
+    msg = _error(path, ["--data.bin_size", "4", "--train.bin_loss_size", "130"])
+    assert "multiple of data.bin_size" in msg
+    assert load_config(path, ["--data.bin_size", "4"]).train.bin_loss_size == 128
+    # Off (weight 0): the size is not checked.
+    assert load_config(path, ["--train.bin_loss_weight", "0", "--train.bin_loss_size", "100"])
+
+
+def test_bin_loss_needs_a_count_loss_and_a_weight_of_at_least_0(tiny_data):
+    path = _write(tiny_data, train={"bin_loss_weight": 1.0, "loss": "mse"})
+    msg = _error(path)
+    assert "train.bin_loss_weight" in msg and "mse" in msg and "poisson" in msg
+    msg = _error(path, ["--train.loss", "poisson", "--train.bin_loss_weight", "-1"])
+    assert "train.bin_loss_weight is -1" in msg
+
+
 def test_unknown_trainer_keys_name_the_nearest(tiny_data):
     msg = _error(_write(tiny_data, trainer={"max_epoch": 1}))
     assert "'trainer'" in msg and "did you mean 'max_epochs'" in msg

@@ -350,10 +350,34 @@ class RunConfig:
             )
         if self.output_length <= 0:
             return  # the data module names data.crop / data.window (check or train)
+        self._check_bin_loss()
         try:
             build_model(self)
         except InputError as e:
             raise InputError(f"{self.source}: {e}") from None
+
+    def _check_bin_loss(self) -> None:
+        """``train.bin_loss_size`` tiles the output window in whole positions; count loss."""
+        t = self.train
+        if not t.bin_loss_weight:
+            return
+        if t.loss == "mse":
+            raise InputError(
+                f"{self.source}: train.bin_loss_weight is {t.bin_loss_weight} but train.loss is "
+                "mse: the binned term is a Poisson likelihood of counts; use loss poisson or "
+                "multinomial, or set train.bin_loss_weight to 0"
+            )
+        size, step, n = t.bin_loss_size, self.data["bin_size"], self.output_length
+        if size % step == 0 and n % (size // step) == 0:
+            return
+        fits = [step * k for k in range(1, n + 1) if n % k == 0]
+        near = sorted(fits, key=lambda f: (abs(f - size), f))[:3]
+        raise InputError(
+            f"{self.source}: train.bin_loss_size is {size} bp, which does not tile the output "
+            f"window of {n * step} bp ({n} positions of data.bin_size {step} bp, from "
+            "data.window - 2 * data.crop) into whole bins: it must be a multiple of "
+            f"data.bin_size that divides {n * step}; e.g. {', '.join(map(str, sorted(near)))}"
+        )
 
 
 def _as_run_config(config: Any) -> RunConfig:

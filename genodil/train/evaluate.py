@@ -18,7 +18,7 @@ from genodil.models.layers import pool_bins
 from genodil.outputs import check_outputs, write_atomic
 from genodil.progress import progress_bar
 from genodil.train.io import Loaded, load_model
-from genodil.train.losses import compute_loss
+from genodil.train.losses import compute_loss, loss_options
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, undefined_to_null
 
 __all__ = ["evaluate", "relocate_data"]
@@ -219,7 +219,8 @@ def evaluate(
     dm.setup(stage)
     loader = dm.test_dataloader() if stage == "test" else dm.val_dataloader()
     runner = ModelRunner(loaded.model, device, precision="32")
-    loss_name = loaded.spec.get("train", {}).get("loss", "poisson")
+    # The training objective as configured (count weight, binned count term).
+    loss_kw = loss_options(loaded.spec.get("train", {}), loaded.bin_size)
     metrics = TrackMetrics(loaded.track_names, bins=bins).to(runner.device)
     kept = _Examples(n_examples, loaded.crop, loaded.bin_size)
     bar = progress_bar(len(loader), f"evaluate {split}", "batches", enabled=progress)
@@ -227,7 +228,7 @@ def evaluate(
         for batch in loader:
             target = batch["target"].to(runner.device)
             out_ = runner.outputs(batch["seq"])
-            metrics.update(out_["signal"], target, compute_loss(out_, target, loss_name))
+            metrics.update(out_["signal"], target, compute_loss(out_, target, **loss_kw))
             kept.add(batch, out_["signal"].float().cpu(), target.cpu())
             bar.update(1)
     n_windows = kept.n_windows

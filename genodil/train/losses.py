@@ -7,12 +7,23 @@ output is the dict of :class:`genodil.models.DilatedResNet` (key ``signal`` alwa
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-__all__ = ["LOSSES", "compute_loss", "mse_loss", "multinomial_loss", "poisson_loss"]
+from genodil.models.layers import pool_bins
+
+__all__ = [
+    "LOSSES",
+    "binned_poisson_loss",
+    "compute_loss",
+    "loss_options",
+    "mse_loss",
+    "multinomial_loss",
+    "poisson_loss",
+]
 
 LOSSES = ("poisson", "multinomial", "mse")
 LossName = Literal["poisson", "multinomial", "mse"]
@@ -73,25 +84,78 @@ def multinomial_loss(
     return nll + count_weight * count
 
 
+def binned_poisson_loss(signal: Tensor, target: Tensor, bin_positions: int) -> Tensor:
+    """Poisson NLL of bin totals, per position: the ``train.bin_loss_weight`` term.
+
+    ``signal`` and ``target`` are summed over non-overlapping bins of ``bin_positions`` output
+    positions (:func:`~genodil.models.layers.pool_bins`); the result is :func:`poisson_loss` of
+    the sums (averaged over bins) divided by ``bin_positions``, so that its gradient per
+    position is on the scale of the per-position term whatever the bin width.
+
+    Parameters
+    ----------
+    signal : Tensor, shape (B, T, L), predicted rates (>= 0)
+    target : Tensor, shape (B, T, L), observed counts
+    bin_positions : int
+        Output positions per bin; ``L`` is a multiple of it (checked with the config).
+
+    Returns
+    -------
+    Tensor, shape (B, T)
+    """
+    pooled = poisson_loss(pool_bins(signal, bin_positions), pool_bins(target, bin_positions))
+    return pooled / bin_positions
+
+
+def loss_options(train: Mapping[str, Any], bin_size: int) -> dict[str, Any]:
+    """The :func:`compute_loss` keywords of a run's ``train`` settings (dict form).
+
+    Parameters
+    ----------
+    train : mapping
+        ``TrainSettings.to_dict()`` or a checkpoint's stored ``train`` section (older
+        checkpoints lack the newer keys: their defaults apply).
+    bin_size : int
+        ``data.bin_size``: bp per output position.
+    """
+    return {
+        "loss": train.get("loss", "poisson"),
+        "count_weight": float(train.get("count_weight", 1.0)),
+        "bin_loss_weight": float(train.get("bin_loss_weight", 0.0)),
+        "bin_positions": max(int(train.get("bin_loss_size", 128)) // int(bin_size), 1),
+    }
+
+
 def compute_loss(
-    out: dict[str, Tensor], target: Tensor, loss: LossName, count_weight: float = 1.0
+    out: dict[str, Tensor],
+    target: Tensor,
+    loss: LossName,
+    count_weight: float = 1.0,
+    bin_loss_weight: float = 0.0,
+    bin_positions: int = 1,
 ) -> Tensor:
-    """Dispatch to the named loss; returns shape (B, T).
+    """The named loss, plus ``bin_loss_weight`` times :func:`binned_poisson_loss`; shape (B, T).
 
     For ``multinomial`` with a head that only gives ``signal``, the profile logits are
-    ``log(signal)`` and the predicted log count ``log(1 + sum signal)``.
+    ``log(signal)`` and the predicted log count ``log(1 + sum signal)``. The binned term is
+    computed on ``signal`` (bins of ``bin_positions`` output positions) and only when its
+    weight is not 0.
     """
     signal = out["signal"].float()
     target = target.float()
     if loss == "poisson":
-        return poisson_loss(signal, target)
-    if loss == "mse":
-        return mse_loss(signal, target)
-    if loss == "multinomial":
+        value = poisson_loss(signal, target)
+    elif loss == "mse":
+        value = mse_loss(signal, target)
+    elif loss == "multinomial":
         if "profile_logits" in out:
             logits, log_counts = out["profile_logits"], out["log_counts"]
         else:
             logits = torch.log(signal + _EPS)
             log_counts = torch.log1p(signal.sum(dim=-1))
-        return multinomial_loss(logits, log_counts, target, count_weight)
-    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        value = multinomial_loss(logits, log_counts, target, count_weight)
+    else:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if bin_loss_weight:
+        value = value + bin_loss_weight * binned_poisson_loss(signal, target, bin_positions)
+    return value

@@ -46,6 +46,10 @@ class SeqModule(L.LightningModule):
     loss : {"poisson", "multinomial", "mse"}
     count_weight : float
         Weight of the total-count term of the multinomial loss.
+    bin_loss_weight : float
+        Weight of the binned Poisson count term (:func:`~genodil.train.losses.compute_loss`).
+    bin_positions : int
+        Output positions per bin of that term.
     lr, weight_decay : float
         AdamW settings.
     warmup_steps : int
@@ -64,6 +68,8 @@ class SeqModule(L.LightningModule):
         track_names: list[str],
         loss: LossName = "poisson",
         count_weight: float = 1.0,
+        bin_loss_weight: float = 0.0,
+        bin_positions: int = 1,
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         warmup_steps: int = 100,
@@ -84,8 +90,9 @@ class SeqModule(L.LightningModule):
 
     def _loss(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         out = self.model(batch["seq"])
+        hp = self.hparams
         per_track = compute_loss(
-            out, batch["target"], self.hparams.loss, self.hparams.count_weight
+            out, batch["target"], hp.loss, hp.count_weight, hp.bin_loss_weight, hp.bin_positions
         )  # (B, T)
         return out, per_track
 

@@ -264,6 +264,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
         ``spec`` is :meth:`RunConfig.checkpoint_spec`, stored in every checkpoint.
     """
     from genodil.data.tracks import check_track_values
+    from genodil.train.losses import loss_options
     from genodil.train.module import SeqModule
 
     dm = build_datamodule(cfg)
@@ -294,8 +295,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
     module = SeqModule(
         model,
         track_names=list(dm.track_names),
-        loss=settings.loss,
-        count_weight=settings.count_weight,
+        **loss_options(settings.to_dict(), cfg.data["bin_size"]),
         lr=settings.lr,
         weight_decay=settings.weight_decay,
         warmup_steps=settings.warmup_steps,

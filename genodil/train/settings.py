@@ -59,6 +59,16 @@ class TrainSettings:
         the squared error of log total counts.
     count_weight : float
         Weight of the total-count term of the ``multinomial`` loss.
+    bin_loss_weight : float
+        Weight of an extra Poisson term on bin totals: the predicted and observed signal are
+        summed in non-overlapping bins of ``bin_loss_size`` bp and the Poisson NLL of the bin
+        sums, averaged over bins and divided by the bin's positions (so weight 1 moves the
+        weights about as much as the per-base term), is added to the loss, so the total
+        signal of a region (a promoter) must be explained, not only its shape. 0: off. Needs
+        count targets (``loss`` poisson or multinomial).
+    bin_loss_size : int
+        Bin width (bp) of the ``bin_loss_weight`` term; a multiple of ``data.bin_size`` that
+        divides the output window (``data.window - 2 * data.crop``).
     lr : float
         Peak learning rate of AdamW.
     weight_decay : float
@@ -131,6 +141,8 @@ class TrainSettings:
 
     loss: Literal["poisson", "multinomial", "mse"] = "poisson"
     count_weight: float = 1.0
+    bin_loss_weight: float = 0.0
+    bin_loss_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -167,6 +179,15 @@ class TrainSettings:
             raise InputError(
                 f"train.ema_decay is {self.ema_decay!r}; give a decay between 0 and 1 "
                 "(e.g. 0.999), or null to train without a moving average of the weights"
+            )
+        if not self.bin_loss_weight >= 0:
+            raise InputError(
+                f"train.bin_loss_weight is {self.bin_loss_weight!r}; give a weight >= 0 "
+                "(0 turns the binned count term off)"
+            )
+        if self.bin_loss_size < 1:
+            raise InputError(
+                f"train.bin_loss_size is {self.bin_loss_size!r}; give a bin width in bp >= 1"
             )
 
     @property

@@ -95,6 +95,24 @@ def test_checkpoint_reload_gives_identical_predictions(tiny_config, tmp_path):
     assert (run / "config.yaml").exists()
 
 
+def test_bin_loss_settings_reach_the_training_loss(tiny_config):
+    from genodil.train.losses import binned_poisson_loss, poisson_loss
+
+    options = ["--train.bin_loss_weight", "0.5", "--train.bin_loss_size", "64"]
+    cfg = load_config(tiny_config, [*options, "--data.bin_size", "2"])
+    dm, module, _ = build_run(cfg)
+    assert (module.hparams.bin_loss_weight, module.hparams.bin_positions) == (0.5, 32)
+    dm.setup("fit")
+    batch = next(iter(dm.val_dataloader()))
+    module.eval()
+    with torch.no_grad():
+        out, per_track = module._loss(batch)
+    signal, target = out["signal"].float(), batch["target"].float()
+    want = poisson_loss(signal, target) + 0.5 * binned_poisson_loss(signal, target, 32)
+    torch.testing.assert_close(per_track, want)
+    assert not torch.allclose(per_track, poisson_loss(signal, target))
+
+
 def test_resume_at_epoch_boundary_equals_uninterrupted(tiny_config, tmp_path):
     # A constant schedule after a 6-step warm-up that spans the epoch boundary (step 4): the
     # first part may then stop at max_epochs 1 and still follow the same LR curve, while the
