@@ -84,7 +84,16 @@ def _with_callback(monkeypatch, callback: L.Callback) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], ["--train.ema_decay", "0.9"]], ids=["plain", "ema"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--train.ema_decay", "0.9"],
+        # about a third of the tiny training windows reach 28 on track peak
+        ["--data.oversample.track", "peak", "--data.oversample.min_signal", "28"],
+    ],
+    ids=["plain", "ema", "oversample"],
+)
 def test_sigint_mid_epoch_then_resume_equals_uninterrupted(
     tiny_config, tmp_path, monkeypatch, extra
 ):
