@@ -54,17 +54,7 @@ def sparse(small) -> Path:
 
 
 def _dm(small, sparse, **kw) -> GenomeDataModule:
-    args = {
-        "fasta": str(small.fasta),
-        "tracks": [*small.tracks(), {"name": "sparse", "path": str(sparse)}],
-        "window": 512,
-        "crop": 64,
-        "stride": 97,
-        "splits": SPLITS,
-        "max_n_fraction": 1.0,
-        "batch_size": 4,
-        "oversample": {"track": "sparse", "fraction": 0.5},
-    }
+    args = {**_plain_args(small, sparse), "oversample": {"track": "sparse", "fraction": 0.5}}
     args.update(kw)
     return GenomeDataModule(**args)
 
@@ -208,7 +198,7 @@ def test_off_keeps_the_plain_shuffle(small, sparse):
     g.manual_seed(7 + 2)
     expected = torch.randperm(len(dm.windows("train")), generator=g).tolist()
     assert [i for i, _ in loader.sampler] == expected
-    plain = GenomeDataModule(**_plain_args(small, sparse))
+    plain = GenomeDataModule(**_plain_args(small, sparse), seed=7)
     plain.set_epoch(2)
     for x, y in zip(loader, plain.train_dataloader(), strict=True):
         assert torch.equal(x["seq"], y["seq"]) and torch.equal(x["target"], y["target"])
@@ -216,6 +206,7 @@ def test_off_keeps_the_plain_shuffle(small, sparse):
 
 
 def _plain_args(small, sparse) -> dict:
+    """The data module's arguments without the oversample key (and without a seed)."""
     return {
         "fasta": str(small.fasta),
         "tracks": [*small.tracks(), {"name": "sparse", "path": str(sparse)}],
@@ -225,7 +216,6 @@ def _plain_args(small, sparse) -> dict:
         "splits": SPLITS,
         "max_n_fraction": 1.0,
         "batch_size": 4,
-        "seed": 7,
     }
 
 
