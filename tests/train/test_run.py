@@ -263,3 +263,18 @@ def test_run_folder_guard_is_rank_zeros_job(tiny_config, tmp_path, monkeypatch, 
     assert _is_launch_rank_zero()
     monkeypatch.setenv(var, "1")
     assert not _is_launch_rank_zero()
+
+
+def test_precision_auto_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch):
+    from genodil.train import run as run_mod
+
+    assert not run_mod.cpu_has_native_bf16("flags : fpu sse avx2 avx512f")
+    with_flag = "flags : fpu avx512f amx_bf16 amx_tile"
+    assert run_mod.cpu_has_native_bf16(with_flag) == bool(
+        torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+    assert run_mod._precision("32", "cpu") == "32"  # an explicit choice is kept
+    monkeypatch.setattr(run_mod, "cpu_has_native_bf16", lambda: False)
+    assert run_mod._precision("auto", "cpu") == "32-true"
+    monkeypatch.setattr(run_mod, "cpu_has_native_bf16", lambda: True)
+    assert run_mod._precision("auto", "cpu") == "bf16-mixed"
