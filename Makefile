@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Extra flags for a lighter run (the README test: DEMO_ARGS="--steps 40"); empty by default.
+DEMO_ARGS ?=
+WORKFLOW_ARGS ?=
+
 demo: $(STAMP)
-	$(VENV)/bin/genodil demo --out demo_out
+	$(VENV)/bin/genodil demo --out demo_out $(DEMO_ARGS)
 
 workflow: $(STAMP)
-	$(VENV)/bin/snakemake -s workflows/Snakefile -c 2
+	$(VENV)/bin/snakemake -s workflows/Snakefile -c 2 $(WORKFLOW_ARGS)
 
 # The whole suite (CI: .ci/run). pyproject's addopts deselect `slow` tests for the inner loop;
 # the `-m "not network"` here replaces that filter, so everything runs except tests that need
