@@ -703,7 +703,7 @@ def _add_merge_bigwig(sub) -> None:
 _TRAINING_FASTA = "reference genome FASTA (default: the one the model was trained on)"
 # Commands whose extra --section.key options are config overrides.
 _CONFIG_COMMANDS = ("train", "check")
-SIMULATE_PRESETS = ("tiny", "small", "large")
+SIMULATE_PRESETS = ("tiny", "small", "longrange", "large")
 _COMMANDS = (
     _add_demo,
     _add_simulate,

@@ -629,3 +629,42 @@ def test_motifs_meme_parses_with_memelite(tiny):
         assert key.split()[1] == motif.consensus
         np.testing.assert_allclose(pwm, motif.pwm().T, atol=1e-6)  # (4, w), rows A C G T
         assert pwm.argmax(axis=0).tolist() == motif.codes.tolist()
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_lonely_promoters_have_no_enhancer_in_reach(share):
+    """``longrange``'s enhancer-less promoters: about one per pair, none near a planted enhancer,
+    and their longrange peak is the promoter's own (2 x occupancy), pairs left where they were."""
+    from genodil.simulate.genome import _build_chrom
+
+    families = [np.random.default_rng(0).integers(0, 4, n, dtype=np.uint8) for n in (300, 1500)]
+    chrom = _build_chrom("chr1", 0, 1_000_000, 3, families, n_latent=2, lonely_share=share)
+    plain = _build_chrom("chr1", 0, 1_000_000, 3, families, n_latent=2)
+    nfy = [p for p in chrom.planted if p.motif == "nfy"]
+    pairs = [p for p in nfy if p.pair >= 0]
+    lonely = [p for p in nfy if p.pair < 0]
+    assert len(pairs) >= 15
+    assert [(p.start, p.pair) for p in pairs] == [
+        (p.start, p.pair) for p in plain.planted if p.motif == "nfy"
+    ]
+    if share == 0:
+        assert lonely == []
+        return
+    requested = int(sim.MOTIFS["nfy"].per_mb)  # pairs asked for on 1 Mb; one lonely each
+    assert 0.8 * len(pairs) <= len(lonely) <= requested
+    gata = np.array([p.start for p in chrom.planted if p.motif == "gata"])
+    for p in lonely:  # centre to centre, both motifs 11 bp long
+        assert np.abs(gata - p.start).min() > sim.LONGRANGE_MAX
+    sites = sim.find_sites(chrom.codes)
+    rate = sim.expected_tracks(chrom.codes, sites)["longrange"].astype(np.float64)
+    occ = dict(zip(sites["nfy"].start.tolist(), sites["nfy"].occ.tolist(), strict=True))
+    # Chance gata sites in the random background can still fall in reach; most have none.
+    alone = [
+        p
+        for p in lonely
+        if occ.get(p.start, 0) >= 0.5 and np.abs(sites["gata"].start - p.start).min() > 8500
+    ]
+    assert len(alone) >= 0.6 * len(lonely)
+    for p in alone:
+        peak = rate[p.start - 240 : p.start + 11 + 240] - 0.2  # background 0.2
+        assert peak.sum() == pytest.approx(2 * occ[p.start] * kernel_sum(11), rel=1e-3)

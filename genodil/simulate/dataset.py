@@ -27,7 +27,15 @@ from genodil.simulate.files import (
 )
 from genodil.simulate.genome import _build_chrom, _Chrom, _rng
 from genodil.simulate.motifs import MOTIFS
-from genodil.simulate.presets import _VARIANT_SCALE, CHROMS, PRESETS, SPLITS, Preset, _check_args
+from genodil.simulate.presets import (
+    _LONELY_SHARE,
+    _VARIANT_SCALE,
+    CHROMS,
+    PRESETS,
+    SPLITS,
+    Preset,
+    _check_args,
+)
 from genodil.simulate.tracks import TRACKS, expected_tracks, find_sites
 from genodil.simulate.variants import _choose_variants, _Variant
 
@@ -59,7 +67,7 @@ def simulate(
     ----------
     out_dir : path
         Folder to write into (created if missing); files already there are replaced.
-    preset : {"tiny", "small", "large"}
+    preset : {"tiny", "small", "longrange", "large"}
         Chromosome sizes (:data:`PRESETS`): ~1 Mb, ~8 Mb or ~100 Mb in all.
     seed : int
         Same seed, same bytes.
@@ -86,7 +94,8 @@ def simulate(
     sizes = dict(zip(CHROMS, PRESETS[preset], strict=True))
     paths = _output_paths(out, write_expected)
     paths["manifest"].unlink(missing_ok=True)  # no manifest: the folder is incomplete
-    got = _write_genome(paths, sizes, seed, _VARIANT_SCALE[preset], write_expected, say)
+    scale, lonely = _VARIANT_SCALE[preset], _LONELY_SHARE.get(preset, 0.0)
+    got = _write_genome(paths, sizes, seed, (scale, lonely), write_expected, say)
     say("wrote genome and tracks")
     _write_tables(paths, got, sizes, preset, seed)
     manifest = _manifest(paths, preset, seed, sizes, write_expected)
@@ -109,11 +118,15 @@ def _write_genome(
     paths: Mapping[str, Path],
     sizes: Mapping[str, int],
     seed: int,
-    scale: int,
+    plan: tuple[int, float],
     write_expected: bool,
     say: Callable[[str], None],
 ) -> _Collected:
-    """Build each chromosome; write the FASTA, its index and the bigWigs; collect the rest."""
+    """Build each chromosome; write the FASTA, its index and the bigWigs; collect the rest.
+
+    ``plan``: the preset's variant scale and its enhancer-less promoters per long-range pair.
+    """
+    scale, lonely = plan
     fam_rng = _rng(seed, 99)
     families = [fam_rng.integers(0, 4, n, dtype=np.uint8) for n in (300, 1500, 4000)]
     bw_keys = [k for k in paths if k in TRACKS or k.endswith("_expected")]
@@ -128,7 +141,9 @@ def _write_genome(
             offset = 0
             with open(fa_tmp, "wb") as fa:
                 for ci, (name, size) in enumerate(sizes.items()):
-                    chrom = _build_chrom(name, ci, size, seed, families, n_latent=2 * scale)
+                    chrom = _build_chrom(
+                        name, ci, size, seed, families, n_latent=2 * scale, lonely_share=lonely
+                    )
                     chrom.sites = find_sites(chrom.codes)
                     header = f">{name}\n".encode()
                     fa.write(header)

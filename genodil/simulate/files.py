@@ -11,7 +11,7 @@ import pysam
 from genodil.outputs import atomic_outputs, scratch_dir, write_atomic
 from genodil.simulate.genome import _EDGE, _Chrom, _on_strand, _Planted
 from genodil.simulate.motifs import _LOWER, _N, _UPPER, MOTIFS
-from genodil.simulate.presets import CHROMS, SPLITS
+from genodil.simulate.presets import _LONELY_SHARE, CHROMS, SPLITS
 from genodil.simulate.tracks import (
     _BACKGROUND,
     ENHANCER_RANGE,
@@ -121,6 +121,7 @@ def _manifest(
             "max_distance_bp": LONGRANGE_MAX,
             "contact_weight": "sqrt(1000 / max(d, 1000)) for d <= max_distance_bp",
             "pair_distances_bp": list(LONGRANGE_DISTANCES),
+            "lonely_promoters_per_pair": _LONELY_SHARE.get(preset, 0.0),
         },
     }
 

@@ -221,12 +221,15 @@ class _ChromBuilder:
                 if start is not None:
                     self.plant(motif, start, self.strand(), latent=latent)
 
-    def longrange_pairs(self, n: int) -> None:
+    def longrange_pairs(self, n: int, n_lonely: int = 0) -> None:
         """Plant up to ``n`` isolated promoter-enhancer pairs at controlled distances.
 
         Each ``nfy`` promoter gets one ``gata`` enhancer on a random side, at a distance
         cycling through :data:`LONGRANGE_DISTANCES`. No other pair's enhancer lies within
         :data:`LONGRANGE_MAX` of a pair's promoter, so each enhancer drives only its own.
+        Then up to ``n_lonely`` ``nfy`` promoters with no planted enhancer in reach: without
+        them every promoter has its enhancer, and the training data cannot tell a promoter's
+        own signal from the part its enhancer causes.
         """
         prom, enh = MOTIFS["nfy"], MOTIFS["gata"]
         reach = LONGRANGE_MAX + 50
@@ -248,12 +251,25 @@ class _ChromBuilder:
                     e = self.plant(enh, e_start, self.strand())
                     p.pair, e.pair, p.distance, e.distance = e_start, p_start, d, d
                     break
+        for _ in range(n_lonely):
+            start = self.placer.place(len(prom), _DISTAL_HALF, 0, self.size, no_prom)
+            if start is not None:
+                self.plant(prom, start, self.strand())
 
 
 def _build_chrom(
-    name: str, ci: int, size: int, seed: int, families: Sequence[np.ndarray], n_latent: int
+    name: str,
+    ci: int,
+    size: int,
+    seed: int,
+    families: Sequence[np.ndarray],
+    n_latent: int,
+    lonely_share: float = 0.0,
 ) -> _Chrom:
-    """Background, repeats, N runs and planted sites of one chromosome."""
+    """Background, repeats, N runs and planted sites of one chromosome.
+
+    ``lonely_share``: enhancer-less ``nfy`` promoters per controlled long-range pair.
+    """
     rng = _rng(seed, ci, 0)
     codes = rng.integers(0, 4, size, dtype=np.uint8)
     lower = np.zeros(size, dtype=bool)
@@ -272,6 +288,7 @@ def _build_chrom(
     for motif, pad in ((MOTIFS["ap1"], _LOCAL_HALF), (MOTIFS["tata"], _CAGE_LEN)):
         build.scattered(motif, pad, int(motif.per_mb * mb), n_latent)
     build.rng = build.placer.rng = _rng(seed, ci, 5)  # a new stream: the sites above stay put
-    build.longrange_pairs(int(MOTIFS["nfy"].per_mb * mb))
+    n_pairs = int(MOTIFS["nfy"].per_mb * mb)
+    build.longrange_pairs(n_pairs, round(lonely_share * n_pairs))
     build.planted.sort(key=lambda p: p.start)
     return _Chrom(name, codes, lower, build.planted)

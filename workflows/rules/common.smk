@@ -17,7 +17,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
-SIMULATE_PRESETS = ("tiny", "small", "large")
+SIMULATE_PRESETS = ("tiny", "small", "longrange", "large")
 
 DEFAULTS = {
     # Output folder, relative to the working directory (snakemake --directory).
