@@ -35,6 +35,7 @@ from genodil.models.layers import (
     batch_norm,
     checkpointed,
     crop_sides,
+    spread_init,
 )
 from genodil.models.schedules import TowerGeometry
 
@@ -67,6 +68,18 @@ def _check_args(config: dict) -> None:
     _check_choice(config["aspp_merge"], "aspp_merge", _MERGES)
     _check_choice(config["block"], "block", BLOCKS)
     _check_choice(config["activation"], "activation", tuple(ACTIVATIONS))
+    spread = config["spread_channels"]
+    if (
+        isinstance(spread, bool)
+        or not isinstance(spread, int)
+        or not 0 <= spread <= config["channels"]
+    ):
+        raise InputError(
+            f"model.spread_channels must be an integer from 0 to model.channels "
+            f"({config['channels']}), got {spread!r}"
+        )
+    if spread and config["block"] != "plain":
+        raise InputError("model.spread_channels needs model.block: plain (set it, or spread 0)")
     if config["head"] == "profile_count" and config["pool"] != "sum" and config["bin_size"] > 1:
         raise InputError(
             "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
@@ -121,6 +134,9 @@ class DilatedResNet(nn.Module):
         unused), which is faster per step on CPUs (docs/benchmarks.md).
     activation : {"gelu", "relu"}
         Nonlinearity of the stem, the blocks, ASPP and the final normalisation.
+    spread_channels : int
+        With ``block: plain``, the first this-many channels of every block start as spreaders
+        (:func:`~genodil.models.layers.spread_init`): 0 (the default) leaves the usual init.
     """
 
     def __init__(
@@ -143,6 +159,7 @@ class DilatedResNet(nn.Module):
         strand_pairs: list[int] | None = None,
         block: Literal["bottleneck", "plain"] = "bottleneck",
         activation: Literal["gelu", "relu"] = "gelu",
+        spread_channels: int = 0,
     ) -> None:
         args = dict(locals())
         super().__init__()
@@ -171,6 +188,8 @@ class DilatedResNet(nn.Module):
             else PlainDilatedBlock(channels, geo.kernel, d, **common)
             for d in geo.dilations
         )
+        for blk in self.blocks if spread_channels else ():
+            spread_init(blk.conv, spread_channels)
         self.aspp = (
             ASPP(
                 channels,

@@ -39,6 +39,7 @@ __all__ = [
     "crop_sides",
     "logsumexp_bins",
     "pool_bins",
+    "spread_init",
 ]
 
 
@@ -202,6 +203,21 @@ def dilated_conv(c_in: int, c_out: int, kernel: int, dilation: int) -> nn.Conv1d
     if kernel % 2 == 0 or dilation < 1:
         raise ValueError(f"kernel must be odd and dilation >= 1, got {kernel}, {dilation}")
     return nn.Conv1d(c_in, c_out, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
+
+
+def spread_init(conv: nn.Conv1d, n: int) -> None:
+    """Start the first ``n`` output channels of ``conv`` as spreaders of their own input.
+
+    Output channel ``j < n`` reads only input channel ``j``, with weight ``1/k`` on each of its
+    ``k`` taps (a box over the dilated taps). Stacked in residual blocks of growing dilation,
+    these channels carry a feature found at one base to every base within the receptive field
+    from the first step, so a promoter's output can learn to use an enhancer kilobases away
+    through a short gradient path instead of one that must first be built layer by layer.
+    """
+    with torch.no_grad():
+        conv.weight[:n] = 0.0
+        idx = torch.arange(n)
+        conv.weight[idx, idx, :] = 1.0 / conv.kernel_size[0]
 
 
 class DilatedResidualBlock(_Residual):
