@@ -27,7 +27,7 @@ README = REPO / "README.md"
 BIN = Path(sys.executable).parent
 # Outputs and caches (git-ignored) stay behind; a copy of the checkout takes the rest.
 SKIP = {".git", ".venv", "results", "demo_out", "runs", ".snakemake", "__pycache__"}
-SKIP_PATHS = {REPO / "data" / name for name in ("demo", "small", "large")} | {
+SKIP_PATHS = {REPO / "data" / name for name in ("demo", "small", "longrange", "large")} | {
     REPO / "benchmarks" / "out"
 }
 SYSTEM_PATH = os.pathsep.join(
