@@ -126,7 +126,7 @@ def test_preset_choices_are_listed_and_match_the_simulator():
     from genodil.simulate import PRESETS
 
     p = _subparsers()["simulate"]
-    assert "{tiny,small,large}" in p.format_help()
+    assert "{tiny,small,longrange,large}" in p.format_help()
     assert tuple(p._option_string_actions["--preset"].choices) == tuple(PRESETS)
 
 

@@ -89,7 +89,7 @@ def bw_values(path: Path, chrom: str) -> np.ndarray:
 
 
 def test_simulate_unknown_preset_raises(tmp_path):
-    with pytest.raises(InputError, match="tiny, small, large"):
+    with pytest.raises(InputError, match="tiny, small, longrange, large"):
         sim.simulate(tmp_path, preset="huge")
     assert not any(tmp_path.iterdir())
 
