@@ -662,7 +662,8 @@ def test_lonely_promoters_have_no_enhancer_in_reach(share):
     alone = [
         p
         for p in lonely
-        if occ.get(p.start, 0) >= 0.5 and np.abs(sites["gata"].start - p.start).min() > 8500
+        if occ.get(p.start, 0) >= 0.5
+        and np.abs(sites["gata"].start - p.start).min() > sim.LONGRANGE_MAX
     ]
     assert len(alone) >= 0.6 * len(lonely)
     for p in alone:

@@ -188,8 +188,9 @@ class DilatedResNet(nn.Module):
             else PlainDilatedBlock(channels, geo.kernel, d, **common)
             for d in geo.dilations
         )
-        for blk in self.blocks if spread_channels else ():
-            spread_init(blk.conv, spread_channels)
+        if spread_channels:
+            for blk in self.blocks:
+                spread_init(blk.conv, spread_channels)
         self.aspp = (
             ASPP(
                 channels,

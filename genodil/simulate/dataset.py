@@ -94,8 +94,7 @@ def simulate(
     sizes = dict(zip(CHROMS, PRESETS[preset], strict=True))
     paths = _output_paths(out, write_expected)
     paths["manifest"].unlink(missing_ok=True)  # no manifest: the folder is incomplete
-    scale, lonely = _VARIANT_SCALE[preset], _LONELY_SHARE.get(preset, 0.0)
-    got = _write_genome(paths, sizes, seed, (scale, lonely), write_expected, say)
+    got = _write_genome(paths, sizes, seed, preset, write_expected, say)
     say("wrote genome and tracks")
     _write_tables(paths, got, sizes, preset, seed)
     manifest = _manifest(paths, preset, seed, sizes, write_expected)
@@ -118,15 +117,12 @@ def _write_genome(
     paths: Mapping[str, Path],
     sizes: Mapping[str, int],
     seed: int,
-    plan: tuple[int, float],
+    preset: str,
     write_expected: bool,
     say: Callable[[str], None],
 ) -> _Collected:
-    """Build each chromosome; write the FASTA, its index and the bigWigs; collect the rest.
-
-    ``plan``: the preset's variant scale and its enhancer-less promoters per long-range pair.
-    """
-    scale, lonely = plan
+    """Build each chromosome; write the FASTA, its index and the bigWigs; collect the rest."""
+    scale, lonely = _VARIANT_SCALE[preset], _LONELY_SHARE.get(preset, 0.0)
     fam_rng = _rng(seed, 99)
     families = [fam_rng.integers(0, 4, n, dtype=np.uint8) for n in (300, 1500, 4000)]
     bw_keys = [k for k in paths if k in TRACKS or k.endswith("_expected")]

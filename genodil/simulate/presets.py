@@ -16,10 +16,11 @@ __all__ = ["CHROMS", "PRESETS", "SPLITS"]
 Preset = Literal["tiny", "small", "longrange", "large"]
 
 #: Chromosome sizes (bp) of each preset, for ``chr1`` .. ``chr4``.
+_SMALL = (2_240_000, 2_080_000, 1_920_000, 1_760_000)
 PRESETS: dict[str, tuple[int, int, int, int]] = {
     "tiny": (280_000, 260_000, 240_000, 220_000),
-    "small": (2_240_000, 2_080_000, 1_920_000, 1_760_000),
-    "longrange": (2_240_000, 2_080_000, 1_920_000, 1_760_000),
+    "small": _SMALL,
+    "longrange": _SMALL,
     "large": (28_000_000, 26_000_000, 24_000_000, 22_000_000),
 }
 CHROMS = ("chr1", "chr2", "chr3", "chr4")

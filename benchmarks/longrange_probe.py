@@ -1,0 +1,112 @@
+"""Two probes behind docs/results.md's issue-13 round 2 (both end with one JSON line).
+
+``init``: the gradient of a tower's features at the centre of a window with respect to bases
+0.5-8 kb away, at initialisation, without and with ``model.spread_channels`` (same seed)::
+
+    python benchmarks/longrange_probe.py init --config configs/longrange.yaml --spread 8
+
+``promoters``: a trained model's predicted ``longrange`` peak mass at test-chromosome ``nfy``
+promoters, with and without an enhancer in reach, against the simulator's truth::
+
+    python benchmarks/longrange_probe.py promoters RUN_DIR DATA_DIR [--n 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+_DISTANCES = (0, 500, 1000, 2000, 4000, 8000)
+
+
+def init_gradients(config: str, spread: int, seed: int = 0) -> dict:
+    from genodil.config import load_config
+    from genodil.models import DilatedResNet
+
+    model_args = dict(load_config(config, []).model)
+    out = {}
+    for n in (0, spread):
+        torch.manual_seed(seed)
+        model = DilatedResNet(n_tracks=1, **{**model_args, "spread_channels": n}).eval()
+        length = 2 * model.receptive_field + 1
+        x = torch.zeros(1, 4, length)
+        x[0, 0] = 1.0
+        x.requires_grad_(True)
+        model.trunk(x)[0, :, length // 2].abs().sum().backward()
+        grad = x.grad[0].abs().sum(0)
+        out[f"spread_{n}"] = {d: float(grad[length // 2 + d]) for d in _DISTANCES}
+        print(
+            f"spread_channels {n}: "
+            + ", ".join(f"{d} bp {g:.2e}" for d, g in out[f"spread_{n}"].items())
+        )
+    return out
+
+
+def promoter_masses(run: str, data: str, n: int, chrom: str = "chr4") -> dict:
+    import pyfaidx
+
+    from genodil import simulate as sim
+    from genodil.genome.encode import encode, one_hot
+    from genodil.predict.runner import predict
+    from genodil.simulate.tracks import longrange_input
+    from genodil.train.io import load_model
+
+    loaded = load_model(run)
+    codes = encode(str(pyfaidx.Fasta(f"{data}/genome.fa")[chrom][:]))
+    sites = sim.find_sites(codes)
+    nfy = sites["nfy"]
+    lr_in = longrange_input(nfy, sites["gata"], 11, 11)
+    w, half = loaded.window, loaded.window // 2
+    keep = [
+        i for i in range(len(nfy.start))
+        if nfy.occ[i] >= 0.5 and w <= nfy.start[i] <= len(codes) - w
+    ][:n]  # fmt: skip
+    x = np.stack(
+        [one_hot(codes[nfy.start[i] + 5 - half : nfy.start[i] + 5 - half + w]) for i in keep]
+    )
+    pred = predict(loaded.model, torch.from_numpy(x), batch_size=4).float().numpy()
+    track = pred[:, loaded.track_names.index("longrange")]
+    mid = track.shape[1] // 2
+    background = 0.2 * 490  # the simulator's background rate over the summed +-245 bp
+    mass = track[:, mid - 245 : mid + 245].sum(1) - background
+    truth = np.array([nfy.occ[i] * (2 + 40 * lr_in[i]) for i in keep]) * 147.0
+    has = lr_in[keep] >= 0.05
+    out = {}
+    for name, m in (("with_enhancer", has), ("without_enhancer", ~has)):
+        out[name] = {
+            "n": int(m.sum()),
+            "pred": float(mass[m].mean()),
+            "true": float(truth[m].mean()),
+        }
+        print(
+            f"{name}: {m.sum()} promoters, predicted {mass[m].mean():.0f}, "
+            f"true {truth[m].mean():.0f}"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="probe", required=True)
+    a = sub.add_parser("init")
+    a.add_argument("--config", default="configs/longrange.yaml")
+    a.add_argument("--spread", type=int, default=8)
+    b = sub.add_parser("promoters")
+    b.add_argument("run")
+    b.add_argument("data")
+    b.add_argument("--n", type=int, default=80)
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    if args.probe == "init":
+        figures = init_gradients(args.config, args.spread)
+    else:
+        figures = promoter_masses(args.run, args.data, args.n)
+    print(json.dumps({"benchmark": f"longrange_probe {args.probe}", **figures}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
