@@ -439,7 +439,8 @@ def _add_simulate(sub) -> None:
         "--preset",
         default="tiny",
         choices=SIMULATE_PRESETS,
-        help="genome size: tiny (~1 Mb), small (~8 Mb) or large (~100 Mb)",
+        help="tiny (~1 Mb, the demo), small (~8 Mb), longrange (small plus enhancer-less "
+        "promoters: the long-range benchmark) or large (~100 Mb)",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,11 @@ def test_preset_choices_are_listed_and_match_the_simulator():
     p = _subparsers()["simulate"]
     assert "{tiny,small,longrange,large}" in p.format_help()
     assert tuple(p._option_string_actions["--preset"].choices) == tuple(PRESETS)
+    assert all(name in p.format_help() for name in PRESETS)
+    smk = (Path(__file__).parents[1] / "workflows" / "rules" / "common.smk").read_text()
+    listed = re.search(r"^SIMULATE_PRESETS = \((.*)\)$", smk, re.M)
+    assert listed is not None, "workflows/rules/common.smk no longer lists SIMULATE_PRESETS"
+    assert tuple(re.findall(r'"(\w+)"', listed.group(1))) == tuple(PRESETS)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
+# genodil.simulate.PRESETS' names (the workflow does not import genodil; a test keeps them equal)
 SIMULATE_PRESETS = ("tiny", "small", "longrange", "large")
 
 DEFAULTS = {
@@ -25,7 +26,7 @@ DEFAULTS = {
     # The genodil command: a path to the console script, or a name looked up on PATH. null: the
     # `genodil` beside the Python running Snakemake (the same venv), else the one on PATH.
     "genodil": None,
-    # tiny | small | large: simulate a demo dataset into {outdir}/data and use it; null: real data.
+    # tiny | small | longrange | large: simulate a demo dataset into {outdir}/data and use it; null: real data.
     "simulate": None,
     "simulate_seed": 0,
     # Folder that relative data paths (fasta, vcf, and the paths inside the run configs) resolve
