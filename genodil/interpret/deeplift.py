@@ -8,7 +8,8 @@ averaged over the references. The returned values are *hypothetical* contributio
 whose sum over positions is the scalar minus its mean over the references.
 
 DeepLIFT's rules attach to activation *modules* (``nn.GELU``, ``nn.Softplus``, ...);
-genodil's models use them, so every non-linearity gets its rule. Operations with no rule
+genodil's models use them, so every non-linearity gets its rule (the exp head's
+:class:`~genodil.models.heads.Exp` gets tangermeme's rescale rule here). Operations with no rule
 are treated as linear; tangermeme then reports large convergence deltas, which are logged.
 """
 
@@ -127,6 +128,7 @@ def deep_lift_shap(
                     device=runner.device,
                     only_warn=True,
                     warning_threshold=float("inf"),
+                    additional_nonlinear_ops=_genodil_rules(),
                 )
             worst = max(worst, _relative_delta(caught))
             out.append(attr.float().cpu())
@@ -138,6 +140,17 @@ def deep_lift_shap(
             100 * worst,
         )
     return torch.cat(out)
+
+
+def _genodil_rules() -> dict:
+    """DeepLIFT's rescale rule for genodil's own activation modules (the exp head's Exp)."""
+    from genodil.models.heads import Exp
+
+    try:
+        from tangermeme._deep_lift_utils import _nonlinear
+    except ImportError:  # treated as linear: the convergence deltas are then logged
+        return {}
+    return {Exp: _nonlinear}
 
 
 def _relative_delta(caught: list) -> float:

@@ -41,7 +41,7 @@ from genodil.models.schedules import TowerGeometry
 
 __all__ = ["HEADS", "DilatedResNet"]
 
-HEADS = ("softplus", "identity", "profile_count")
+HEADS = ("softplus", "exp", "identity", "profile_count")
 _POOLS = ("sum", "mean")
 _MERGES = ("sum", "concat")
 BLOCK_INIT_SCALE = 0.1  # initial scale of each block's last BatchNorm: blocks start near identity
@@ -109,9 +109,9 @@ class DilatedResNet(nn.Module):
         Dropout at the end of each residual branch, in [0, 1).
     crop : int
         Bases removed from each side of the output (edges lack full context).
-    head : {"softplus", "identity", "profile_count"}
-        Output head: softplus (non-negative tracks), identity (any sign) or a BPNet-style
-        profile + total-count head.
+    head : {"softplus", "exp", "identity", "profile_count"}
+        Output head: softplus or exp (non-negative tracks; exp is the log link, where features
+        multiply the rate), identity (any sign) or a BPNet-style profile + total-count head.
     bin_size : int
         Output resolution in bp; outputs are pooled over ``bin_size`` bases.
     pool : {"sum", "mean"}
@@ -149,7 +149,7 @@ class DilatedResNet(nn.Module):
         dilations: dict | list[int] | None = None,
         dropout: float = 0.1,
         crop: int = 0,
-        head: Literal["softplus", "identity", "profile_count"] = "softplus",
+        head: Literal["softplus", "exp", "identity", "profile_count"] = "softplus",
         bin_size: int = 1,
         pool: Literal["sum", "mean"] = "sum",
         aspp: list[int] | None = None,

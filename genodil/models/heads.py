@@ -1,7 +1,7 @@
 """Output heads: trunk features (B, C, L_out) in, a dict of track predictions out.
 
-- :class:`TrackHead`: Conv1d(C → T, 1), then softplus (counts, Poisson loss) or identity (MSE),
-  then optional sum/mean pooling to ``bin_size``. Returns ``{"signal": (B, T, L_out // bin)}``.
+- :class:`TrackHead`: Conv1d(C → T, 1), then softplus or exp (counts, Poisson loss) or identity
+  (MSE), then optional sum/mean pooling to ``bin_size``. Returns ``{"signal": (B, T, L_out // bin)}``.
 - :class:`ProfileCountHead` (BPNet-style): per-base profile logits from Conv1d(C → T, 1), pooled
   to bins with log-sum-exp so their softmax is the binned profile; total log counts from the
   length-averaged features through Linear(C → T). Returns ``profile_logits`` (B, T, n_bins),
@@ -17,7 +17,21 @@ from torch import Tensor, nn
 
 from genodil.models.layers import logsumexp_bins, pool_bins
 
-__all__ = ["ProfileCountHead", "TrackHead", "profile_signal"]
+__all__ = ["EXP_MAX", "Exp", "ProfileCountHead", "TrackHead", "profile_signal"]
+
+EXP_MAX = 20.0  # the exp head's largest log rate (4.9e8 per base): no overflow, even in bf16
+
+
+class Exp(nn.Module):
+    """``exp(min(x, EXP_MAX))``, a module so that DeepLIFT's rules can hook it.
+
+    The log link: features add in log space, so a feature multiplies the rate (an enhancer
+    scales its promoter's whole peak).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Elementwise exponential of ``x`` capped at :data:`EXP_MAX`."""
+        return torch.exp(torch.clamp(x, max=EXP_MAX))
 
 
 def profile_signal(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
@@ -42,7 +56,9 @@ class TrackHead(nn.Module):
     ----------
     channels : int
     n_tracks : int
-    activation : {"softplus", "identity"}
+    activation : {"softplus", "exp", "identity"}
+        softplus: ``log(1 + e^z)``, linear for large z; exp: the log link, ``e^z``, where
+        features multiply the rate; identity: any sign.
     bin_size : int
     pool : {"sum", "mean"}
     """
@@ -51,18 +67,19 @@ class TrackHead(nn.Module):
         self,
         channels: int,
         n_tracks: int,
-        activation: Literal["softplus", "identity"] = "softplus",
+        activation: Literal["softplus", "exp", "identity"] = "softplus",
         bin_size: int = 1,
         pool: Literal["sum", "mean"] = "sum",
     ) -> None:
         super().__init__()
-        if activation not in ("softplus", "identity"):
-            raise ValueError(f"activation {activation!r}; allowed: softplus, identity")
+        if activation not in ("softplus", "exp", "identity"):
+            raise ValueError(f"activation {activation!r}; allowed: softplus, exp, identity")
         self.activation = activation
         self.bin_size = bin_size
         self.pool = pool
         self.conv = nn.Conv1d(channels, n_tracks, 1)
         self.softplus = nn.Softplus()  # a module, so DeepLIFT's rules can hook it
+        self.exp = Exp()
 
     def forward(self, h: Tensor) -> dict[str, Tensor]:
         """Predict tracks.
@@ -78,6 +95,8 @@ class TrackHead(nn.Module):
         y = self.conv(h)  # (B, T, L)
         if self.activation == "softplus":
             y = self.softplus(y)
+        elif self.activation == "exp":
+            y = self.exp(y)
         return {"signal": pool_bins(y, self.bin_size, self.pool)}
 
 

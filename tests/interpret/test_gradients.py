@@ -83,9 +83,10 @@ def test_deep_lift_shap_on_a_linear_model_equals_its_closed_form():
     np.testing.assert_allclose(hyp.numpy(), want, rtol=1e-4, atol=1e-5)
 
 
-def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet():
-    # Summation to delta holds only if every GELU/softplus got its DeepLIFT rule.
-    model = small_resnet(n_tracks=2)
+@pytest.mark.parametrize("head", ["softplus", "exp"])
+def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet(head):
+    # Summation to delta holds only if every GELU/softplus/exp got its DeepLIFT rule.
+    model = small_resnet(n_tracks=2, head=head)
     seq = one_hot_batch(2, 120, seed=6)
     objective = Objective(tracks=(1,), bins=(20, 60))
     refs = shuffled_references(seq, 4, seed=0)

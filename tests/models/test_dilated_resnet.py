@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -64,6 +66,21 @@ def test_dilated_resnet_softplus_head_is_nonnegative_and_identity_is_not():
     assert (DilatedResNet(channels=8, dilations=[1, 2])(x)["signal"] >= 0).all()
     torch.manual_seed(0)
     assert (DilatedResNet(channels=8, dilations=[1, 2], head="identity")(x)["signal"] < 0).any()
+
+
+def test_dilated_resnet_exp_head_is_the_log_link_of_the_identity_head():
+    from genodil.models.heads import EXP_MAX
+
+    x = random_one_hot(2, 80)
+    torch.manual_seed(0)
+    linear = DilatedResNet(n_tracks=2, channels=8, dilations=[1, 2], head="identity").eval()
+    torch.manual_seed(0)
+    logged = DilatedResNet(n_tracks=2, channels=8, dilations=[1, 2], head="exp").eval()
+    z = linear(x)["signal"]
+    torch.testing.assert_close(logged(x)["signal"], torch.exp(z))
+    with torch.no_grad():  # a huge log rate is capped, not inf
+        logged.head.conv.bias.fill_(1e4)
+    assert torch.equal(logged(x)["signal"], torch.full_like(z, math.exp(EXP_MAX)))
 
 
 def test_dilated_resnet_profile_count_signal_is_softmax_times_counts():
@@ -201,7 +218,7 @@ def test_dilated_resnet_checkpointing_is_inactive_without_grad():
     [
         ({"dilations": [1, 0, 4]}, "dilations[1] (a dilation) must be an integer >= 1, got 0"),
         ({"dilations": {"schedule": "fancy", "blocks": 3}}, "allowed schedules: exponential"),
-        ({"head": "poisson"}, "model.head is 'poisson'; allowed values: softplus, identity"),
+        ({"head": "poisson"}, "model.head is 'poisson'; allowed values: softplus, exp, identity"),
         ({"pool": "max"}, "model.pool is 'max'; allowed values: sum, mean"),
         ({"aspp": [1, 6], "aspp_merge": "mul"}, "allowed values: sum, concat"),
         ({"kernel": 2}, "model.kernel is 2; it must be odd"),
