@@ -24,8 +24,7 @@ EXAMPLES = (
 
 def add_interpret_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``genodil interpret``'s options to ``p``."""
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--fasta", help="reference FASTA (default: the one the model was trained on)")
+    _add_model_options(p)
     src = p.add_argument_group("what to explain (exactly one)")
     src.add_argument("--region", action="append", default=[], help="chr:start-end (repeatable)")
     src.add_argument("--regions", help="BED file of regions")
@@ -49,8 +48,19 @@ def add_interpret_arguments(p: argparse.ArgumentParser) -> None:
         "heads also BPNet's profile-weighted logits or the total log counts",
     )
     p.add_argument("--flank", type=int, default=100, help="bp attributed beyond each side")
-    p.add_argument("--n-shuffles", type=int, default=20, help="DeepLIFT/SHAP references")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffled references")
+    _add_run_options(p)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    """The checkpoint and FASTA options that interpret and motifs share."""
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the model was trained on)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The attribution-run and output options that interpret and motifs share."""
+    p.add_argument("--n-shuffles", type=int, default=20, help="DeepLIFT/SHAP references")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--batch-size",
@@ -145,8 +155,7 @@ MOTIFS_EXAMPLES = (
 
 def add_motifs_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``genodil motifs``' options to ``p``."""
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
-    p.add_argument("--fasta", help="reference FASTA (default: the one the model was trained on)")
+    _add_model_options(p)
     src = p.add_argument_group("regions (exactly one)")
     src.add_argument("--regions", help="BED file of regions to explain")
     src.add_argument(
@@ -166,19 +175,8 @@ def add_motifs_arguments(p: argparse.ArgumentParser) -> None:
     db.add_argument("--motifs", help="MEME file of known motifs")
     db.add_argument("--jaspar", help="JASPAR CORE taxon from pyjaspar's bundled copy, e.g. fungi")
     p.add_argument("--flank", type=int, default=0, help="bp attributed beyond each region side")
-    p.add_argument("--n-shuffles", type=int, default=20, help="DeepLIFT/SHAP references")
     p.add_argument("--max-seqlets", type=int, default=2000, help="TF-MoDISco seqlets per sign")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        help="windows per forward pass (default: as many as keep about 2 GiB of activations "
-        "for the backward pass, at most 64)",
-    )
-    p.add_argument("--rc-average", action="store_true", help="explain the strand average")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(p)
 
 
 def cmd_motifs(args: argparse.Namespace) -> int:
