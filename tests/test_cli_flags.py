@@ -131,7 +131,7 @@ def test_preset_choices_are_listed_and_match_the_simulator():
     assert tuple(p._option_string_actions["--preset"].choices) == tuple(PRESETS)
     assert all(name in p.format_help() for name in PRESETS)
     smk = (Path(__file__).parents[1] / "workflows" / "rules" / "common.smk").read_text()
-    listed = re.search(r"^SIMULATE_PRESETS = \((.*)\)$", smk, re.M)
+    listed = re.search(r"^SIMULATE_PRESETS = \((.*)\)$", smk, re.MULTILINE)
     assert listed is not None, "workflows/rules/common.smk no longer lists SIMULATE_PRESETS"
     assert tuple(re.findall(r'"(\w+)"', listed.group(1))) == tuple(PRESETS)
 

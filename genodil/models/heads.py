@@ -1,7 +1,8 @@
 """Output heads: trunk features (B, C, L_out) in, a dict of track predictions out.
 
 - :class:`TrackHead`: Conv1d(C → T, 1), then softplus or exp (counts, Poisson loss) or identity
-  (MSE), then optional sum/mean pooling to ``bin_size``. Returns ``{"signal": (B, T, L_out // bin)}``.
+  (MSE), then optional sum/mean pooling to ``bin_size``.
+  Returns ``{"signal": (B, T, L_out // bin)}``.
 - :class:`ProfileCountHead` (BPNet-style): per-base profile logits from Conv1d(C → T, 1), pooled
   to bins with log-sum-exp so their softmax is the binned profile; total log counts from the
   length-averaged features through Linear(C → T). Returns ``profile_logits`` (B, T, n_bins),
