@@ -1,4 +1,4 @@
-"""Two probes behind docs/results.md's issue-13 round 2 (both end with one JSON line).
+"""Probes behind docs/results.md's issue-13 rounds 2 and 3 (each ends with one JSON line).
 
 ``init``: the gradient of a tower's features at the centre of a window with respect to bases
 0.5-8 kb away, at initialisation, without and with ``model.spread_channels`` (same seed)::
@@ -9,6 +9,17 @@
 promoters, with and without an enhancer in reach, against the simulator's truth::
 
     python benchmarks/longrange_probe.py promoters RUN_DIR DATA_DIR [--n 80]
+
+``plateau``: the first validation step at which a run's long-range track reached r 0.66
+(round 3's table; r sits at ~0.63 until the enhancer path is found)::
+
+    python benchmarks/longrange_probe.py plateau BENCH_RUN_DIR [--track longrange]
+
+``raw``: copy a bench_variant_accuracy run folder with ``last.ckpt``'s averaged (EMA) weights
+replaced by the trained ones, to rescore it (round 3's "raw weights" rows)::
+
+    python benchmarks/longrange_probe.py raw OUT/exp OUT/exp_raw
+    python benchmarks/bench_variant_accuracy.py --out OUT --tag exp_raw --reuse
 """
 
 from __future__ import annotations
@@ -89,6 +100,44 @@ def promoter_masses(run: str, data: str, n: int, chrom: str = "chr4") -> dict:
     return out
 
 
+def plateau_exit(run: str, track: str, level: float = 0.66) -> dict:
+    """The first validation step whose ``val_pearson/<track>`` reached ``level``."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    files = sorted(Path(run).glob("model/logs/*/metrics.csv"))
+    if not files:
+        raise SystemExit(f"{run}: no model/logs/*/metrics.csv (a bench_variant_accuracy run?)")
+    m = pd.read_csv(files[-1])
+    val = m.dropna(subset=[f"val_pearson/{track}"])
+    hit = val[val[f"val_pearson/{track}"] >= level]
+    step = None if hit.empty else int(hit["step"].iloc[0])
+    print(f"{run}: {track} validation r >= {level} first at step {step}")
+    return {"track": track, "level": level, "step": step}
+
+
+def raw_copy(run: str, out: str) -> dict:
+    """Copy ``run`` to ``out`` with last.ckpt's state_dict set to the trained weights."""
+    import shutil
+    from pathlib import Path
+
+    from genodil.outputs import atomic_output
+
+    if Path(out).exists():
+        raise SystemExit(f"{out} exists; remove it or pick another folder")
+    shutil.copytree(run, out)
+    ckpt = Path(out) / "model" / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if "current_model_state" not in state:
+        raise SystemExit(f"{ckpt}: no current_model_state (trained without train.ema_decay)")
+    state["state_dict"] = state["current_model_state"]
+    with atomic_output(ckpt, what="checkpoint") as tmp:
+        torch.save(state, tmp)
+    print(f"raw weights written to {ckpt}")
+    return {"checkpoint": str(ckpt)}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="probe", required=True)
@@ -99,10 +148,20 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("run")
     b.add_argument("data")
     b.add_argument("--n", type=int, default=80)
+    c = sub.add_parser("plateau")
+    c.add_argument("run")
+    c.add_argument("--track", default="longrange")
+    d = sub.add_parser("raw")
+    d.add_argument("run")
+    d.add_argument("out")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     if args.probe == "init":
         figures = init_gradients(args.config, args.spread)
+    elif args.probe == "plateau":
+        figures = plateau_exit(args.run, args.track)
+    elif args.probe == "raw":
+        figures = raw_copy(args.run, args.out)
     else:
         figures = promoter_masses(args.run, args.data, args.n)
     print(json.dumps({"benchmark": f"longrange_probe {args.probe}", **figures}))
