@@ -93,8 +93,13 @@ def write_config(args, manifest: dict, data_dir: Path, out: Path) -> Path:
     raw = yaml.safe_load(Path(args.config).read_text())
     raw["data_root"] = str(data_dir)
     raw["data"]["fasta"] = manifest["files"]["fasta"]
+    # The simulator's tracks, keeping what the config sets per track (e.g. its head) by name.
+    configured = {t["name"]: t for t in raw["data"].get("tracks", [])}
     raw["data"]["tracks"] = [
-        {k: t[k] for k in ("name", "path", "strand_pair") if t.get(k) is not None}
+        {
+            **{k: v for k, v in configured.get(t["name"], {}).items() if k != "path"},
+            **{k: t[k] for k in ("name", "path", "strand_pair") if t.get(k) is not None},
+        }
         for t in manifest["tracks"]
     ]
     splits = manifest.get("splits", {})

@@ -85,6 +85,14 @@ def test_override_without_a_file(tiny_data):
             r"unknown key 'scael' in data.tracks\[0\]; did you mean 'scale'",
         ),
         (lambda c: c["model"].update(n_tracks=3), r"model.n_tracks is derived from the data"),
+        (
+            lambda c: c["model"].update(track_heads=["exp"]),
+            r"model.track_heads is derived from the data section .*strand_pair and head",
+        ),
+        (
+            lambda c: c["data"]["tracks"][0].update(head="logistic"),
+            r"data.tracks\[0\].head",
+        ),
         (lambda c: c.update(train=[1, 2]), r"section 'train' must be a mapping"),
         (lambda c: c["data"]["tracks"].append("x.bw"), r"data.tracks\[3\] must be a mapping"),
         (lambda c: c["train"].update(loss="huber"), r"train.loss"),

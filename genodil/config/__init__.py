@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 # Model arguments that are derived from the data section, never set by hand.
-MODEL_DERIVED = ("n_tracks", "crop", "bin_size", "strand_pairs")
+MODEL_DERIVED = ("n_tracks", "crop", "bin_size", "strand_pairs", "track_heads")
 # Data arguments that are file paths (resolved against the data root).
 PATH_KEYS = ("fasta", "blacklist", "regions", "cache_dir")
 SECTIONS = ("data", "model", "train")
@@ -158,7 +158,8 @@ def _typed_section(body: Any, section: str, source: str) -> dict[str, Any]:
         if section == "model" and key in MODEL_DERIVED:
             raise InputError(
                 f"{source}: model.{key} is derived from the data section "
-                "(number of tracks, data.crop, data.bin_size, strand_pair); remove it"
+                "(number of tracks, data.crop, data.bin_size, the tracks' strand_pair and head); "
+                "remove it"
             )
         if key not in params:
             raise _unknown_key_error(label, str(key), list(params), source)
@@ -302,7 +303,7 @@ class RunConfig:
 
     def model_kwargs(self) -> dict[str, Any]:
         """Every ``DilatedResNet`` argument: the model section plus those derived from data."""
-        from genodil.data.tracks import strand_pair_index, to_track_specs
+        from genodil.data.tracks import strand_pair_index, to_track_specs, track_head_list
 
         specs = to_track_specs(self.data["tracks"])
         return {
@@ -311,6 +312,7 @@ class RunConfig:
             "crop": self.data["crop"],
             "bin_size": self.data["bin_size"],
             "strand_pairs": strand_pair_index(specs),
+            "track_heads": track_head_list(specs, self.model.get("head", "softplus")),
         }
 
     def checkpoint_spec(self) -> dict[str, Any]:

@@ -34,7 +34,8 @@ Any key can be overridden on the command line as `--section.key VALUE`, nested k
 given on the command line resolve against `--data-root` if given, else the current folder.
 
 The model keys `{derived}` are derived from the data section
-(number of tracks, `data.crop`, `data.bin_size`, the tracks' `strand_pair`) and cannot be set.
+(number of tracks, `data.crop`, `data.bin_size`, the tracks' `strand_pair` and `head`) and cannot
+be set.
 """
 
 _TRAINER = """\

@@ -29,6 +29,7 @@ import numpy as np
 from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
 from genodil.genome.strands import check_strand_pairs
+from genodil.models.heads import TRACK_ACTIVATIONS
 
 __all__ = [
     "LARGE_VALUE",
@@ -39,6 +40,7 @@ __all__ = [
     "pool_bins_np",
     "strand_pair_index",
     "to_track_specs",
+    "track_head_list",
     "transform_tracks",
     "untransform_tracks",
 ]
@@ -69,6 +71,10 @@ class TrackSpec:
         under reverse-complement augmentation.
     pool : {"sum", "mean"}
         How per-base values are pooled into ``bin_size`` bins.
+    head : {"softplus", "exp", "identity"} or None
+        This track's output activation, overriding ``model.head``: ``exp`` (the log link) for a
+        track whose signal is a product (an enhancer multiplies its promoter's peak),
+        ``softplus`` for a sum of peaks. None: ``model.head``.
     """
 
     name: str
@@ -79,6 +85,7 @@ class TrackSpec:
     log1p: bool = False
     strand_pair: str | None = None
     pool: Literal["sum", "mean"] = "sum"
+    head: Literal["softplus", "exp", "identity"] | None = None
 
     def is_identity(self) -> bool:
         """True when no per-base transform is set (pooling aside)."""
@@ -130,6 +137,11 @@ def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[Trac
             raise InputError(
                 f"track {spec.name!r}: pool must be 'sum' or 'mean', not {spec.pool!r}"
             )
+        if spec.head is not None and spec.head not in TRACK_ACTIVATIONS:
+            raise InputError(
+                f"track {spec.name!r}: head must be one of {', '.join(TRACK_ACTIVATIONS)} "
+                f"(or left out for model.head), not {spec.head!r}"
+            )
         if spec.clip_soft is not None and spec.clip is not None and spec.clip < spec.clip_soft:
             raise InputError(
                 f"track {spec.name!r}: clip ({spec.clip}) is below clip_soft ({spec.clip_soft}); "
@@ -144,6 +156,20 @@ def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[Trac
         raise InputError(f"track names must be unique; repeated: {', '.join(dup)}")
     strand_pair_index(specs)  # validates pairs
     return specs
+
+
+def track_head_list(specs: Sequence[TrackSpec], default: str) -> list[str] | None:
+    """Each track's head activation (its ``head``, else ``default``); None when no track sets one.
+
+    Parameters
+    ----------
+    specs : sequence of TrackSpec
+    default : str
+        ``model.head``.
+    """
+    if all(s.head is None for s in specs):
+        return None
+    return [default if s.head is None else s.head for s in specs]
 
 
 def strand_pair_index(specs: Sequence[TrackSpec]) -> list[int] | None:

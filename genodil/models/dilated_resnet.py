@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from genodil.errors import InputError
 from genodil.genome.encode import reverse_complement
 from genodil.genome.strands import check_strand_pairs, rc_average, rc_map
-from genodil.models.heads import ProfileCountHead, TrackHead, profile_signal
+from genodil.models.heads import TRACK_ACTIVATIONS, ProfileCountHead, TrackHead, profile_signal
 from genodil.models.layers import (
     ACTIVATIONS,
     ASPP,
@@ -41,7 +41,7 @@ from genodil.models.schedules import TowerGeometry
 
 __all__ = ["HEADS", "DilatedResNet"]
 
-HEADS = ("softplus", "exp", "identity", "profile_count")
+HEADS = (*TRACK_ACTIVATIONS, "profile_count")
 _POOLS = ("sum", "mean")
 _MERGES = ("sum", "concat")
 BLOCK_INIT_SCALE = 0.1  # initial scale of each block's last BatchNorm: blocks start near identity
@@ -80,11 +80,29 @@ def _check_args(config: dict) -> None:
         )
     if spread and config["block"] != "plain":
         raise InputError("model.spread_channels needs model.block: plain (set it, or spread 0)")
+    _check_track_heads(config)
     if config["head"] == "profile_count" and config["pool"] != "sum" and config["bin_size"] > 1:
         raise InputError(
             "model.head profile_count predicts counts per bin, so model.pool must be 'sum' "
             f"(got {config['pool']!r}) when bin_size > 1"
         )
+
+
+def _check_track_heads(config: dict) -> None:
+    heads = config["track_heads"]
+    if heads is None:
+        return
+    if config["head"] == "profile_count":
+        raise InputError(
+            "a track sets its own head, but model.head is profile_count (one softmax over all "
+            "tracks); remove the tracks' head keys or use a per-position model.head"
+        )
+    if not isinstance(heads, list | tuple) or len(heads) != config["n_tracks"]:
+        raise InputError(
+            f"model.track_heads must list one head per track ({config['n_tracks']}), got {heads!r}"
+        )
+    for head in heads:
+        _check_choice(head, "track_heads entry", TRACK_ACTIVATIONS)
 
 
 class DilatedResNet(nn.Module):
@@ -137,6 +155,9 @@ class DilatedResNet(nn.Module):
     spread_channels : int
         With ``block: plain``, the first this-many channels of every block start as spreaders
         (:func:`~genodil.models.layers.spread_init`): 0 (the default) leaves the usual init.
+    track_heads : list of str or None
+        Per track, its own head activation (softplus, exp or identity), overriding ``head``;
+        derived from the tracks' ``head`` keys. None: every track uses ``head``.
     """
 
     def __init__(
@@ -160,6 +181,7 @@ class DilatedResNet(nn.Module):
         block: Literal["bottleneck", "plain"] = "bottleneck",
         activation: Literal["gelu", "relu"] = "gelu",
         spread_channels: int = 0,
+        track_heads: list[str] | None = None,
     ) -> None:
         args = dict(locals())
         super().__init__()
@@ -208,7 +230,7 @@ class DilatedResNet(nn.Module):
         if head == "profile_count":
             self.head: nn.Module = ProfileCountHead(channels, n_tracks, geo.bin_size)
         else:
-            self.head = TrackHead(channels, n_tracks, head, geo.bin_size, pool)
+            self.head = TrackHead(channels, n_tracks, track_heads or head, geo.bin_size, pool)
 
     @property
     def checkpoint_blocks(self) -> bool:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -18,8 +19,10 @@ from torch import Tensor, nn
 
 from genodil.models.layers import logsumexp_bins, pool_bins
 
-__all__ = ["EXP_MAX", "Exp", "ProfileCountHead", "TrackHead", "profile_signal"]
+__all__ = ["EXP_MAX", "TRACK_ACTIVATIONS", "Exp", "ProfileCountHead", "TrackHead", "profile_signal"]
 
+#: The per-position heads' activations (``model.head`` and a track's ``head``).
+TRACK_ACTIVATIONS = ("softplus", "exp", "identity")
 EXP_MAX = 20.0  # the exp head's largest log rate (4.9e8 per base): no overflow, even in bf16
 
 
@@ -57,9 +60,10 @@ class TrackHead(nn.Module):
     ----------
     channels : int
     n_tracks : int
-    activation : {"softplus", "exp", "identity"}
+    activation : {"softplus", "exp", "identity"} or sequence of them, one per track
         softplus: ``log(1 + e^z)``, linear for large z; exp: the log link, ``e^z``, where
-        features multiply the rate; identity: any sign.
+        features multiply the rate; identity: any sign. A sequence gives each track its own
+        (exp for a track whose signal is a product, softplus for one that is a sum of peaks).
     bin_size : int
     pool : {"sum", "mean"}
     """
@@ -68,14 +72,25 @@ class TrackHead(nn.Module):
         self,
         channels: int,
         n_tracks: int,
-        activation: Literal["softplus", "exp", "identity"] = "softplus",
+        activation: str | Sequence[str] = "softplus",
         bin_size: int = 1,
         pool: Literal["sum", "mean"] = "sum",
     ) -> None:
         super().__init__()
-        if activation not in ("softplus", "exp", "identity"):
-            raise ValueError(f"activation {activation!r}; allowed: softplus, exp, identity")
-        self.activation = activation
+        per_track = [activation] * n_tracks if isinstance(activation, str) else list(activation)
+        if len(per_track) != n_tracks or any(a not in TRACK_ACTIVATIONS for a in per_track):
+            raise ValueError(
+                f"activation {activation!r}: one of {', '.join(TRACK_ACTIVATIONS)}, or a list of "
+                f"them with one per track ({n_tracks})"
+            )
+        self.activation = per_track[0] if len(set(per_track)) == 1 else tuple(per_track)
+        # Mixed activations: the tracks of each kind, and where each track lands after the
+        # kinds are concatenated (index selection is linear, so DeepLIFT's rules still hold).
+        kinds = [k for k in TRACK_ACTIVATIONS if k in per_track]
+        groups = [[t for t, a in enumerate(per_track) if a == k] for k in kinds]
+        self._groups = list(zip(kinds, groups, strict=True))
+        order = [t for g in groups for t in g]
+        self.register_buffer("_unsort", torch.argsort(torch.tensor(order)), persistent=False)
         self.bin_size = bin_size
         self.pool = pool
         self.conv = nn.Conv1d(channels, n_tracks, 1)
@@ -94,11 +109,19 @@ class TrackHead(nn.Module):
         dict with "signal": Tensor, shape (B, T, L // bin_size)
         """
         y = self.conv(h)  # (B, T, L)
-        if self.activation == "softplus":
-            y = self.softplus(y)
-        elif self.activation == "exp":
-            y = self.exp(y)
+        if isinstance(self.activation, str):
+            y = self._activate(self.activation, y)
+        else:
+            parts = [self._activate(k, y[:, idx]) for k, idx in self._groups]
+            y = torch.cat(parts, dim=1)[:, self._unsort]
         return {"signal": pool_bins(y, self.bin_size, self.pool)}
+
+    def _activate(self, kind: str, y: Tensor) -> Tensor:
+        if kind == "softplus":
+            return self.softplus(y)
+        if kind == "exp":
+            return self.exp(y)
+        return y
 
 
 class ProfileCountHead(nn.Module):

@@ -198,6 +198,7 @@ def test_strand_pair_index():
             "'a' pairs with 'b', but 'b' names no partner; pairs must be mutual",
         ),
         ([{"name": "a", "path": "a", "pool": "max"}], "pool must be"),
+        ([{"name": "a", "path": "a", "head": "log"}], "track 'a': head must be one of softplus"),
         ([{"name": "a", "path": "a", "clip_soft": 10, "clip": 5}], "below clip_soft"),
         ([], "empty"),
     ],
@@ -205,6 +206,17 @@ def test_strand_pair_index():
 def test_track_specs_bad_input_raises(tracks, match):
     with pytest.raises(InputError, match=match):
         to_track_specs(tracks)
+
+
+def test_track_head_list_fills_in_model_head_and_is_none_when_no_track_sets_one():
+    from genodil.data.tracks import track_head_list
+
+    plain = to_track_specs([{"name": "a", "path": "a"}, {"name": "b", "path": "b"}])
+    assert track_head_list(plain, "exp") is None
+    mixed = to_track_specs(
+        [{"name": "a", "path": "a", "head": "softplus"}, {"name": "b", "path": "b"}]
+    )
+    assert track_head_list(mixed, "exp") == ["softplus", "exp"]
 
 
 ROUND_TRIP_SPECS = [

@@ -83,12 +83,15 @@ def test_deep_lift_shap_on_a_linear_model_equals_its_closed_form():
     np.testing.assert_allclose(hyp.numpy(), want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("head", ["softplus", "exp"])
-def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet(head):
-    # Summation to delta holds only if every GELU/softplus/exp got its DeepLIFT rule.
-    model = small_resnet(n_tracks=2, head=head)
+@pytest.mark.parametrize(
+    "heads", [{"head": "softplus"}, {"head": "exp"}, {"track_heads": ["exp", "softplus"]}]
+)
+def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet(heads):
+    # Summation to delta holds only if every GELU/softplus/exp got its DeepLIFT rule (and the
+    # per-track heads' selection and re-ordering pass multipliers through unchanged).
+    model = small_resnet(n_tracks=2, **heads)
     seq = one_hot_batch(2, 120, seed=6)
-    objective = Objective(tracks=(1,), bins=(20, 60))
+    objective = Objective(tracks=(0, 1), bins=(20, 60))
     refs = shuffled_references(seq, 4, seed=0)
     hyp = deep_lift_shap(model, seq, objective, references=refs, device="cpu")
     scalar = ScalarModel(model, objective)

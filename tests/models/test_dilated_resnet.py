@@ -83,6 +83,24 @@ def test_dilated_resnet_exp_head_is_the_log_link_of_the_identity_head():
     assert torch.equal(logged(x)["signal"], torch.full_like(z, math.exp(EXP_MAX)))
 
 
+def test_dilated_resnet_track_heads_give_each_track_its_own_link():
+    x = random_one_hot(2, 80)
+    torch.manual_seed(0)
+    linear = DilatedResNet(n_tracks=4, channels=8, dilations=[1, 2], head="identity").eval()
+    torch.manual_seed(0)
+    heads = ["exp", "softplus", "identity", "exp"]
+    mixed = DilatedResNet(
+        n_tracks=4, channels=8, dilations=[1, 2], head="softplus", track_heads=heads
+    ).eval()
+    z = linear(x)["signal"]
+    got = mixed(x)["signal"]
+    torch.testing.assert_close(got[:, 0], torch.exp(z[:, 0]))
+    torch.testing.assert_close(got[:, 1], F.softplus(z[:, 1]))
+    torch.testing.assert_close(got[:, 2], z[:, 2])
+    torch.testing.assert_close(got[:, 3], torch.exp(z[:, 3]))
+    assert mixed.state_dict().keys() == linear.state_dict().keys()  # checkpoints unchanged
+
+
 def test_dilated_resnet_profile_count_signal_is_softmax_times_counts():
     torch.manual_seed(0)
     model = DilatedResNet(n_tracks=2, channels=8, dilations=[1, 2], head="profile_count").eval()
@@ -227,6 +245,9 @@ def test_dilated_resnet_checkpointing_is_inactive_without_grad():
         ({"n_tracks": 2, "strand_pairs": [1, 1]}, "must be mutual"),
         ({"n_tracks": 2, "strand_pairs": [0]}, "for each of the 2 tracks"),
         ({"head": "profile_count", "bin_size": 4, "pool": "mean"}, "pool must be 'sum'"),
+        ({"head": "profile_count", "track_heads": ["exp"]}, "remove the tracks' head keys"),
+        ({"n_tracks": 2, "track_heads": ["exp"]}, "one head per track (2)"),
+        ({"track_heads": ["log"]}, "model.track_heads entry is 'log'; allowed values"),
     ],
 )
 def test_dilated_resnet_bad_config_raises(kwargs, needle):
