@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import Tensor, nn
 
 import genodil
 from genodil.train.losses import LossName, compute_loss
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, metric_keys
 
-__all__ = ["SeqModule", "logged_metrics"]
+__all__ = ["SeqModule", "logged_metrics", "lr_factor"]
 
 
 def logged_metrics(track_names: list[str], output_length: int) -> list[str]:
@@ -33,6 +34,36 @@ def logged_metrics(track_names: list[str], output_length: int) -> list[str]:
         *(f"val_{k}" for k in keys),
         *(f"val_{k}/{t}" for k in keys for t in track_names),
     ]
+
+
+def lr_factor(
+    schedule: str,
+    step: int,
+    warmup: int,
+    total: int,
+    min_ratio: float,
+    decay_fraction: float = 0.2,
+    time_fraction: float = 0.0,
+) -> float:
+    """Learning rate at optimiser step ``step``, as a fraction of the peak.
+
+    Linear warm-up over ``warmup`` steps, then ``constant`` (1), ``cosine`` (to ``min_ratio``
+    at the end) or ``wsd`` (1, then linear to ``min_ratio`` over the last ``decay_fraction``).
+    Progress through the run is the larger of the step share (of ``total`` after warm-up) and
+    ``time_fraction`` (the share of ``max_time`` spent), so a run stopped by its time limit
+    ends annealed.
+    """
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    if schedule == "constant":
+        return 1.0
+    progress = min(max((step - warmup) / max(total - warmup, 1), time_fraction), 1.0)
+    if schedule == "cosine":
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    start = 1.0 - decay_fraction
+    if progress <= start:
+        return 1.0
+    return 1.0 - (1.0 - min_ratio) * (progress - start) / decay_fraction
 
 
 class SeqModule(L.LightningModule):
@@ -54,9 +85,12 @@ class SeqModule(L.LightningModule):
         AdamW settings.
     warmup_steps : int
         Linear warm-up of the learning rate from 0.
-    schedule : {"cosine", "constant"}
-        Learning rate after warm-up; cosine decays to ``min_lr_ratio * lr`` at the last step.
+    schedule : {"cosine", "constant", "wsd"}
+        Learning rate after warm-up (:func:`lr_factor`); the run ends at the planned steps or
+        at the trainer's ``max_time``, whichever comes first.
     min_lr_ratio : float
+    decay_fraction : float
+        The share of the run over which ``wsd`` decays.
     spec : dict or None
         Everything needed to rebuild the model and its data (model kwargs, data spec); saved in
         every checkpoint under ``"genodil"``.
@@ -73,8 +107,9 @@ class SeqModule(L.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         warmup_steps: int = 100,
-        schedule: Literal["cosine", "constant"] = "cosine",
+        schedule: Literal["cosine", "constant", "wsd"] = "cosine",
         min_lr_ratio: float = 0.01,
+        decay_fraction: float = 0.2,
         spec: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -140,7 +175,7 @@ class SeqModule(L.LightningModule):
         self._log_metrics(self.test_metrics, "test")
 
     def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW (no decay on norms and biases) with linear warm-up, then cosine or constant."""
+        """AdamW (no decay on norms and biases) with the schedule of :func:`lr_factor`."""
         hp = self.hparams
         decay, no_decay = [], []
         for p in self.model.parameters():
@@ -154,19 +189,29 @@ class SeqModule(L.LightningModule):
             lr=hp.lr,
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = hp.warmup_steps
 
         def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            if hp.schedule == "constant":
-                return 1.0
-            progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-            cosine = 0.5 * (1 + math.cos(math.pi * progress))
-            return hp.min_lr_ratio + (1 - hp.min_lr_ratio) * cosine
+            return lr_factor(
+                hp.schedule,
+                step,
+                hp.warmup_steps,
+                total,
+                hp.min_lr_ratio,
+                hp.decay_fraction,
+                self._time_fraction(),
+            )
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _time_fraction(self) -> float:
+        """Share of ``max_time`` spent training so far (resumes included); 0 without one."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = None if timer is None else timer.time_remaining("train")
+        if remaining is None:
+            return 0.0
+        elapsed = timer.time_elapsed("train")
+        return elapsed / max(elapsed + remaining, 1e-9)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the run's spec and the genodil version under ``checkpoint["genodil"]``."""

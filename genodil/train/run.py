@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # Config keys that may change on --resume: they only move where training stops (and with it
-# the end of the cosine learning-rate schedule, which spans all planned steps).
+# the end of the cosine or wsd learning-rate schedule, which spans the whole run).
 SAFE_RESUME_KEYS = ("train.max_epochs", "train.max_steps", "train.max_time")
 
 
@@ -301,6 +301,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
         warmup_steps=settings.warmup_steps,
         schedule=settings.schedule,
         min_lr_ratio=settings.min_lr_ratio,
+        decay_fraction=settings.decay_fraction,
         spec=spec,
     )
     return dm, module, spec

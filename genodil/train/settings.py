@@ -75,11 +75,17 @@ class TrainSettings:
         AdamW weight decay (norm scales and biases are not decayed).
     warmup_steps : int
         Optimiser steps of linear learning-rate warm-up from 0.
-    schedule : {"cosine", "constant"}
-        Learning rate after warm-up: cosine decay to ``min_lr_ratio * lr`` at the last step, or
-        constant.
+    schedule : {"cosine", "constant", "wsd"}
+        Learning rate after warm-up: cosine decay to ``min_lr_ratio * lr`` at the end of the
+        run; constant; or ``wsd`` (warm-up, stable, decay): constant, then a linear decay to
+        ``min_lr_ratio * lr`` over the last ``decay_fraction`` of the run. The end of the run
+        is whichever limit comes first: the planned steps (``max_steps``, ``max_epochs``) or
+        ``max_time`` (wall time, counted across resumes), so a time-boxed run anneals before
+        it stops.
     min_lr_ratio : float
-        Final learning rate of the cosine schedule, as a fraction of ``lr``.
+        Final learning rate of the cosine and wsd schedules, as a fraction of ``lr``.
+    decay_fraction : float
+        The share of the run over which ``wsd`` decays, in (0, 1].
     ema_decay : float or None
         Keep an exponential moving average of the weights (and BatchNorm statistics) with this
         decay (e.g. 0.999), updated after every optimiser step; validation, ``best.ckpt``,
@@ -146,8 +152,9 @@ class TrainSettings:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
-    schedule: Literal["cosine", "constant"] = "cosine"
+    schedule: Literal["cosine", "constant", "wsd"] = "cosine"
     min_lr_ratio: float = 0.01
+    decay_fraction: float = 0.2
     ema_decay: float | None = None
     max_epochs: int = 10
     max_steps: int = -1
@@ -179,6 +186,11 @@ class TrainSettings:
             raise InputError(
                 f"train.ema_decay is {self.ema_decay!r}; give a decay between 0 and 1 "
                 "(e.g. 0.999), or null to train without a moving average of the weights"
+            )
+        if not 0 < self.decay_fraction <= 1:
+            raise InputError(
+                f"train.decay_fraction is {self.decay_fraction!r}; give the share of the run "
+                "over which schedule wsd decays, in (0, 1] (e.g. 0.2)"
             )
         if not self.bin_loss_weight >= 0:
             raise InputError(

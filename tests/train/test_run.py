@@ -278,3 +278,40 @@ def test_precision_auto_uses_bf16_only_on_cpus_with_native_bf16(monkeypatch):
     assert run_mod._precision("auto", "cpu") == "32-true"
     monkeypatch.setattr(run_mod, "cpu_has_native_bf16", lambda: True)
     assert run_mod._precision("auto", "cpu") == "bf16-mixed"
+
+
+def test_lr_factor_schedules_against_hand_values():
+    from genodil.train.module import lr_factor
+
+    # warm-up 10 steps, 110 in all: progress (step - 10) / 100 after warm-up
+    assert lr_factor("wsd", 4, 10, 110, 0.01) == pytest.approx(5 / 11)
+    assert lr_factor("constant", 100, 10, 110, 0.01) == 1.0
+    assert lr_factor("wsd", 90, 10, 110, 0.01, 0.2) == 1.0  # progress 0.8: decay starts
+    assert lr_factor("wsd", 100, 10, 110, 0.01, 0.2) == pytest.approx(1 - 0.99 * 0.5)
+    assert lr_factor("wsd", 110, 10, 110, 0.01, 0.2) == pytest.approx(0.01)
+    assert lr_factor("cosine", 60, 10, 110, 0.0) == pytest.approx(0.5)
+    # the time limit drives progress when it is further along than the steps
+    assert lr_factor("wsd", 20, 10, 10**6, 0.01, 0.2, time_fraction=0.9) == pytest.approx(0.505)
+    assert lr_factor("cosine", 20, 10, 10**6, 0.0, time_fraction=1.0) == pytest.approx(0.0)
+    assert lr_factor("wsd", 20, 10, 10**6, 0.01, 0.2, time_fraction=1.7) == pytest.approx(0.01)
+
+
+def test_time_boxed_wsd_run_ends_annealed(tiny_config, tmp_path):
+    # max_time stops this run long before its planned epochs; the schedule follows the clock,
+    # so its last learning rate is near the floor, not the peak a step count alone would give.
+    cfg = load_config(
+        tiny_config,
+        [
+            *("--train.max_epochs", "1000", "--train.max_time", "4s"),
+            *("--train.schedule", "wsd", "--train.decay_fraction", "1.0"),
+            *("--train.min_lr_ratio", "0.0", "--train.warmup_steps", "0", "--train.lr", "0.01"),
+            *("--train.limit_train_batches", "4", "--train.limit_val_batches", "1"),
+        ],
+    )
+    run = train(cfg, tmp_path / "run", progress=False)
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    last_lr = ckpt["lr_schedulers"][0]["_last_lr"][0]
+    # The last update comes after the step that used up the time, so it sees the whole run
+    # spent, however slow the host (a step-based schedule over 1000 epochs would give ~0.01).
+    assert ckpt["global_step"] >= 1
+    assert last_lr < 0.05 * 0.01
