@@ -20,6 +20,13 @@ replaced by the trained ones, to rescore it (round 3's "raw weights" rows)::
 
     python benchmarks/longrange_probe.py raw OUT/exp OUT/exp_raw
     python benchmarks/bench_variant_accuracy.py --out OUT --tag exp_raw --reuse
+
+``steptime``: seconds per training step (forward, Poisson-like loss, backward, AdamW; bf16
+autocast; 4 x 16,400 bp; no data) of the config's model with ``model.head`` for every track
+against softplus on the tracks named by ``--softplus``, interleaved round by round (round 4's
+per-track link cost)::
+
+    python benchmarks/longrange_probe.py steptime [--config configs/longrange.yaml]
 """
 
 from __future__ import annotations
@@ -138,6 +145,42 @@ def raw_copy(run: str, out: str) -> dict:
     return {"checkpoint": str(ckpt)}
 
 
+def step_times(config: str, softplus: list[int], rounds: int = 3, steps: int = 8) -> dict:
+    """Median s/step of the config's model with one head against per-track heads."""
+    import time
+
+    from genodil.config import load_config
+    from genodil.models import DilatedResNet
+
+    mixed = [x for t in softplus for x in (f"--data.tracks.{t}.head", "softplus")]
+    models = {
+        "one_head": DilatedResNet(**load_config(config, []).model_kwargs()),
+        "per_track": DilatedResNet(**load_config(config, mixed).model_kwargs()),
+    }
+    torch.manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (4, 16400)), 4).float()
+    x = x.transpose(1, 2).contiguous()
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            opt = torch.optim.AdamW(model.parameters(), 1e-3)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    y = model(x)["signal"].float()
+                loss = (y - torch.rand_like(y) * torch.log(y + 1e-6)).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            times[name].append((time.perf_counter() - t0) / steps)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    print(
+        f"s/step: one head {med['one_head']:.3f}, per-track {med['per_track']:.3f} "
+        f"(ratio {med['per_track'] / med['one_head']:.3f}); rounds {times}"
+    )
+    return {"s_per_step": med, "ratio": med["per_track"] / med["one_head"], "rounds": times}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="probe", required=True)
@@ -154,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     d = sub.add_parser("raw")
     d.add_argument("run")
     d.add_argument("out")
+    e = sub.add_parser("steptime")
+    e.add_argument("--config", default="configs/longrange.yaml")
+    e.add_argument("--softplus", type=int, nargs="+", default=[0, 2, 3], help="track indices")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     if args.probe == "init":
@@ -162,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         figures = plateau_exit(args.run, args.track)
     elif args.probe == "raw":
         figures = raw_copy(args.run, args.out)
+    elif args.probe == "steptime":
+        figures = step_times(args.config, args.softplus)
     else:
         figures = promoter_masses(args.run, args.data, args.n)
     print(json.dumps({"benchmark": f"longrange_probe {args.probe}", **figures}))

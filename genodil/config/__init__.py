@@ -312,7 +312,9 @@ class RunConfig:
             "crop": self.data["crop"],
             "bin_size": self.data["bin_size"],
             "strand_pairs": strand_pair_index(specs),
-            "track_heads": track_head_list(specs, self.model.get("head", "softplus")),
+            "track_heads": track_head_list(
+                specs, self.model.get("head", section_params("model")["head"].default)
+            ),
         }
 
     def checkpoint_spec(self) -> dict[str, Any]:

@@ -846,6 +846,19 @@ def train_config_bad_pool(ws, shared):
     return Run(_train(ws, cfg), ["pool", "'max'"])
 
 
+@case("config", "train")
+def train_config_bad_track_head(ws, shared):
+    cfg = tiny_config(shared.root / "data")
+    cfg["data"]["tracks"][0]["head"] = "log"
+    return Run(_train(ws, cfg), ["head", "'log'"])
+
+
+@case("config", "train")
+def train_config_bad_decay_fraction(ws, shared):
+    cfg = tiny_config(shared.root / "data")
+    return Run(_train(ws, cfg, "--train.decay_fraction", "0"), ["train.decay_fraction"])
+
+
 @case("config", "check")
 def check_config_fasta_missing(ws, shared):
     cfg = ws / "run.yaml"
