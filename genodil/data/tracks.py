@@ -71,10 +71,10 @@ class TrackSpec:
         under reverse-complement augmentation.
     pool : {"sum", "mean"}
         How per-base values are pooled into ``bin_size`` bins.
-    head : {"softplus", "exp", "identity"} or None
-        This track's output activation, overriding ``model.head``: ``exp`` (the log link) for a
-        track whose signal is a product (an enhancer multiplies its promoter's peak),
-        ``softplus`` for a sum of peaks. None: ``model.head``.
+    head : {"softplus", "exp", "identity", "product"} or None
+        This track's output activation, overriding ``model.head``: ``exp`` (the log link) or
+        ``product`` (``e^g · softplus(s)``) for a track whose signal is a product (an enhancer
+        multiplies its promoter's peak), ``softplus`` for a sum of peaks. None: ``model.head``.
     """
 
     name: str
@@ -85,7 +85,7 @@ class TrackSpec:
     log1p: bool = False
     strand_pair: str | None = None
     pool: Literal["sum", "mean"] = "sum"
-    head: Literal["softplus", "exp", "identity"] | None = None
+    head: Literal["softplus", "exp", "identity", "product"] | None = None
 
     def is_identity(self) -> bool:
         """True when no per-base transform is set (pooling aside)."""

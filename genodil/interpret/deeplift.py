@@ -9,8 +9,10 @@ whose sum over positions is the scalar minus its mean over the references.
 
 DeepLIFT's rules attach to activation *modules* (``nn.GELU``, ``nn.Softplus``, ...);
 genodil's models use them, so every non-linearity gets its rule (the exp head's
-:class:`~genodil.models.heads.Exp` gets tangermeme's rescale rule here). Operations with no rule
-are treated as linear; tangermeme then reports large convergence deltas, which are logged.
+:class:`~genodil.models.heads.Exp` and the product head's
+:class:`~genodil.models.heads.LogSoftplus` get tangermeme's rescale rule here). Operations
+with no rule are treated as linear; tangermeme then reports large convergence deltas, which
+are logged.
 """
 
 from __future__ import annotations
@@ -143,14 +145,14 @@ def deep_lift_shap(
 
 
 def _genodil_rules() -> dict:
-    """DeepLIFT's rescale rule for genodil's own activation modules (the exp head's Exp)."""
-    from genodil.models.heads import Exp
+    """DeepLIFT's rescale rule for genodil's own activation modules (Exp, LogSoftplus)."""
+    from genodil.models.heads import Exp, LogSoftplus
 
     try:
         from tangermeme._deep_lift_utils import _nonlinear
     except ImportError:  # treated as linear: the convergence deltas are then logged
         return {}
-    return {Exp: _nonlinear}
+    return {Exp: _nonlinear, LogSoftplus: _nonlinear}
 
 
 def _relative_delta(caught: list) -> float:

@@ -127,9 +127,11 @@ class DilatedResNet(nn.Module):
         Dropout at the end of each residual branch, in [0, 1).
     crop : int
         Bases removed from each side of the output (edges lack full context).
-    head : {"softplus", "exp", "identity", "profile_count"}
+    head : {"softplus", "exp", "identity", "product", "profile_count"}
         Output head: softplus or exp (non-negative tracks; exp is the log link, where features
-        multiply the rate), identity (any sign) or a BPNet-style profile + total-count head.
+        multiply the rate), product (``e^g · softplus(s)``: a gain that multiplies times an
+        input that adds, like promoter strength times the enhancers in reach), identity (any
+        sign) or a BPNet-style profile + total-count head.
     bin_size : int
         Output resolution in bp; outputs are pooled over ``bin_size`` bases.
     pool : {"sum", "mean"}
@@ -156,7 +158,8 @@ class DilatedResNet(nn.Module):
         With ``block: plain``, the first this-many channels of every block start as spreaders
         (:func:`~genodil.models.layers.spread_init`): 0 (the default) leaves the usual init.
     track_heads : list of str or None
-        Per track, its own head activation (softplus, exp or identity), overriding ``head``;
+        Per track, its own head activation (softplus, exp, identity or product), overriding
+        ``head``;
         derived from the tracks' ``head`` keys. None: every track uses ``head``.
     """
 
@@ -170,7 +173,7 @@ class DilatedResNet(nn.Module):
         dilations: dict | list[int] | None = None,
         dropout: float = 0.1,
         crop: int = 0,
-        head: Literal["softplus", "exp", "identity", "profile_count"] = "softplus",
+        head: Literal["softplus", "exp", "identity", "product", "profile_count"] = "softplus",
         bin_size: int = 1,
         pool: Literal["sum", "mean"] = "sum",
         aspp: list[int] | None = None,

@@ -1,7 +1,8 @@
 """Output heads: trunk features (B, C, L_out) in, a dict of track predictions out.
 
 - :class:`TrackHead`: Conv1d(C → T, 1), then softplus or exp (counts, Poisson loss) or identity
-  (MSE), then optional sum/mean pooling to ``bin_size``.
+  (MSE), or the product link ``exp(g) · softplus(s)`` (a second 1×1 convolution gives ``s``),
+  then optional sum/mean pooling to ``bin_size``.
   Returns ``{"signal": (B, T, L_out // bin)}``.
 - :class:`ProfileCountHead` (BPNet-style): per-base profile logits from Conv1d(C → T, 1), pooled
   to bins with log-sum-exp so their softmax is the binned profile; total log counts from the
@@ -16,13 +17,22 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from genodil.models.layers import logsumexp_bins, pool_bins
 
-__all__ = ["EXP_MAX", "TRACK_ACTIVATIONS", "Exp", "ProfileCountHead", "TrackHead", "profile_signal"]
+__all__ = [
+    "EXP_MAX",
+    "TRACK_ACTIVATIONS",
+    "Exp",
+    "LogSoftplus",
+    "ProfileCountHead",
+    "TrackHead",
+    "profile_signal",
+]
 
 #: The per-position heads' activations (``model.head`` and a track's ``head``).
-TRACK_ACTIVATIONS = ("softplus", "exp", "identity")
+TRACK_ACTIVATIONS = ("softplus", "exp", "identity", "product")
 EXP_MAX = 20.0  # the exp head's largest log rate (4.9e8 per base): no overflow, even in bf16
 
 
@@ -36,6 +46,20 @@ class Exp(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Elementwise exponential of ``x`` capped at :data:`EXP_MAX`."""
         return torch.exp(torch.clamp(x, max=EXP_MAX))
+
+
+class LogSoftplus(nn.Module):
+    """``log(softplus(x))``, computed in float32 and equal to ``x`` below -15 (no underflow).
+
+    The product link's additive part in log space: ``exp(g + log softplus(s))`` is
+    ``exp(g) · softplus(s)`` with both factors' DeepLIFT rules on elementwise modules.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Elementwise ``log(log(1 + e^x))``, stable for very negative ``x``."""
+        x = x.float()
+        low = x < -15.0
+        return torch.where(low, x, torch.log(F.softplus(torch.clamp(x, min=-15.0))))
 
 
 def profile_signal(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
@@ -60,10 +84,13 @@ class TrackHead(nn.Module):
     ----------
     channels : int
     n_tracks : int
-    activation : {"softplus", "exp", "identity"} or sequence of them, one per track
+    activation : {"softplus", "exp", "identity", "product"} or sequence of them, one per track
         softplus: ``log(1 + e^z)``, linear for large z; exp: the log link, ``e^z``, where
-        features multiply the rate; identity: any sign. A sequence gives each track its own
-        (exp for a track whose signal is a product, softplus for one that is a sum of peaks).
+        features multiply the rate; identity: any sign; product: ``e^g · softplus(s)``, a gain
+        that multiplies (a promoter's strength) times an input that adds (the enhancers in
+        reach, each with its contact), with ``s`` from a second 1×1 convolution. A sequence
+        gives each track its own (exp or product for a track whose signal is a product,
+        softplus for one that is a sum of peaks).
     bin_size : int
     pool : {"sum", "mean"}
     """
@@ -96,6 +123,10 @@ class TrackHead(nn.Module):
         self.conv = nn.Conv1d(channels, n_tracks, 1)
         self.softplus = nn.Softplus()  # a module, so DeepLIFT's rules can hook it
         self.exp = Exp()
+        n_product = per_track.count("product")
+        if n_product:  # the additive input s of each product track, in track order
+            self.additive = nn.Conv1d(channels, n_product, 1)
+            self.log_softplus = LogSoftplus()
 
     def forward(self, h: Tensor) -> dict[str, Tensor]:
         """Predict tracks.
@@ -110,17 +141,19 @@ class TrackHead(nn.Module):
         """
         y = self.conv(h)  # (B, T, L)
         if isinstance(self.activation, str):
-            y = self._activate(self.activation, y)
+            y = self._activate(self.activation, y, h)
         else:
-            parts = [self._activate(k, y[:, idx]) for k, idx in self._groups]
+            parts = [self._activate(k, y[:, idx], h) for k, idx in self._groups]
             y = torch.cat(parts, dim=1)[:, self._unsort]
         return {"signal": pool_bins(y, self.bin_size, self.pool)}
 
-    def _activate(self, kind: str, y: Tensor) -> Tensor:
+    def _activate(self, kind: str, y: Tensor, h: Tensor) -> Tensor:
         if kind == "softplus":
             return self.softplus(y)
         if kind == "exp":
             return self.exp(y)
+        if kind == "product":  # e^g · softplus(s) = exp(g + log softplus(s))
+            return self.exp(y.float() + self.log_softplus(self.additive(h)))
         return y
 
 
