@@ -84,7 +84,14 @@ def test_deep_lift_shap_on_a_linear_model_equals_its_closed_form():
 
 
 @pytest.mark.parametrize(
-    "heads", [{"head": "softplus"}, {"head": "exp"}, {"track_heads": ["exp", "softplus"]}]
+    "heads",
+    [
+        {"head": "softplus"},
+        {"head": "exp"},
+        {"head": "product"},
+        {"track_heads": ["exp", "softplus"]},
+        {"track_heads": ["product", "softplus"]},
+    ],
 )
 def test_deep_lift_shap_sums_to_the_output_difference_on_a_resnet(heads):
     # Summation to delta holds only if every GELU/softplus/exp got its DeepLIFT rule (and the

@@ -101,6 +101,43 @@ def test_dilated_resnet_track_heads_give_each_track_its_own_link():
     assert mixed.state_dict().keys() == linear.state_dict().keys()  # checkpoints unchanged
 
 
+def test_dilated_resnet_product_head_is_a_gain_times_an_additive_input():
+    # Reference computed directly from the head's two 1x1 convolutions, with torch's own exp
+    # and softplus (not the head's LogSoftplus): signal = exp(g) * softplus(s).
+    x = random_one_hot(2, 80)
+    torch.manual_seed(0)
+    heads = ["product", "softplus", "product"]
+    model = DilatedResNet(
+        n_tracks=3, channels=8, dilations=[1, 2], head="exp", track_heads=heads
+    ).eval()
+    captured = {}
+    model.head.register_forward_pre_hook(lambda _m, args: captured.update(h=args[0]))
+    got = model(x)["signal"]
+    h = captured["h"]
+    with torch.no_grad():
+        g, s = model.head.conv(h), model.head.additive(h)
+    torch.testing.assert_close(got[:, 0], torch.exp(g[:, 0]) * F.softplus(s[:, 0]))
+    torch.testing.assert_close(got[:, 1], F.softplus(g[:, 1]))
+    torch.testing.assert_close(got[:, 2], torch.exp(g[:, 2]) * F.softplus(s[:, 1]))
+    assert model.head.additive.out_channels == 2  # one additive input per product track
+    # a model without product tracks keeps the old checkpoint keys
+    assert not any("additive" in k for k in DilatedResNet(channels=8).state_dict())
+
+
+def test_log_softplus_is_stable_far_below_zero():
+    from genodil.models.heads import LogSoftplus
+
+    x = torch.tensor([-300.0, -40.0, -15.5, -3.0, 0.0, 2.0, 50.0], requires_grad=True)
+    y = LogSoftplus()(x)
+    want = torch.log(F.softplus(x.detach().double()))  # float64: no underflow down to -300
+    torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-6)
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    # d/dx log softplus(x) = sigmoid(x) / softplus(x): 1 far below zero, 1/x far above
+    torch.testing.assert_close(x.grad[0], torch.tensor(1.0))
+    torch.testing.assert_close(x.grad[-1], torch.tensor(1 / 50.0), rtol=1e-4, atol=0)
+
+
 def test_dilated_resnet_profile_count_signal_is_softmax_times_counts():
     torch.manual_seed(0)
     model = DilatedResNet(n_tracks=2, channels=8, dilations=[1, 2], head="profile_count").eval()
