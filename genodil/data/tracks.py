@@ -18,6 +18,7 @@ process (reopening when the process id changes) and never in ``__init__``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "strand_pair_index",
     "to_track_specs",
     "track_head_list",
+    "track_loss_weights",
     "transform_tracks",
     "untransform_tracks",
 ]
@@ -75,6 +77,10 @@ class TrackSpec:
         This track's output activation, overriding ``model.head``: ``exp`` (the log link) or
         ``product`` (``e^g · softplus(s)``) for a track whose signal is a product (an enhancer
         multiplies its promoter's peak), ``softplus`` for a sum of peaks. None: ``model.head``.
+    loss_weight : float
+        Factor on this track's term of the training loss (>= 0; 1 for every track by
+        default). Raising it for a sparse track gives its errors more say in the shared tower
+        (for the Poisson loss, weight w equals ``scale: w`` without changing the units).
     """
 
     name: str
@@ -86,6 +92,7 @@ class TrackSpec:
     strand_pair: str | None = None
     pool: Literal["sum", "mean"] = "sum"
     head: Literal["softplus", "exp", "identity", "product"] | None = None
+    loss_weight: float = 1.0
 
     def is_identity(self) -> bool:
         """True when no per-base transform is set (pooling aside)."""
@@ -142,6 +149,7 @@ def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[Trac
                 f"track {spec.name!r}: head must be one of {', '.join(TRACK_ACTIVATIONS)} "
                 f"(or left out for model.head), not {spec.head!r}"
             )
+        spec.loss_weight = _loss_weight(spec.name, spec.loss_weight)
         if spec.clip_soft is not None and spec.clip is not None and spec.clip < spec.clip_soft:
             raise InputError(
                 f"track {spec.name!r}: clip ({spec.clip}) is below clip_soft ({spec.clip_soft}); "
@@ -170,6 +178,30 @@ def track_head_list(specs: Sequence[TrackSpec], default: str) -> list[str] | Non
     if all(s.head is None for s in specs):
         return None
     return [default if s.head is None else s.head for s in specs]
+
+
+def _loss_weight(track: str, value: Any) -> float:
+    """A track's ``loss_weight`` as a finite float >= 0 (YAML text such as ``1e3`` accepted)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not number >= 0:
+        number = None
+    if number is None or not math.isfinite(number):
+        raise InputError(
+            f"track {track!r}: loss_weight must be a finite number >= 0 (1 = the usual "
+            f"weight), not {value!r}"
+        )
+    return float(number)
+
+
+def track_loss_weights(specs: Sequence[TrackSpec]) -> list[float] | None:
+    """Each track's ``loss_weight``; None when every track keeps the usual weight 1."""
+    weights = [float(s.loss_weight) for s in specs]
+    return None if all(w == 1.0 for w in weights) else weights
 
 
 def strand_pair_index(specs: Sequence[TrackSpec]) -> list[int] | None:

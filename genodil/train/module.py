@@ -91,6 +91,9 @@ class SeqModule(L.LightningModule):
     min_lr_ratio : float
     decay_fraction : float
         The share of the run over which ``wsd`` decays.
+    track_weights : list of float or None
+        Per track, the factor on its loss term (the tracks' ``loss_weight``); None: all 1.
+        ``train_loss`` and ``val_loss`` are the mean over tracks of the weighted terms.
     spec : dict or None
         Everything needed to rebuild the model and its data (model kwargs, data spec); saved in
         every checkpoint under ``"genodil"``.
@@ -110,6 +113,7 @@ class SeqModule(L.LightningModule):
         schedule: Literal["cosine", "constant", "wsd"] = "cosine",
         min_lr_ratio: float = 0.01,
         decay_fraction: float = 0.2,
+        track_weights: list[float] | None = None,
         spec: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -131,17 +135,25 @@ class SeqModule(L.LightningModule):
         )  # (B, T)
         return out, per_track
 
+    def _weighted_mean(self, per_track: Tensor) -> Tensor:
+        """Mean over windows and tracks of each track's loss times its weight; (B, T) in."""
+        weights = self.hparams.get("track_weights")
+        if weights is None:
+            return per_track.mean()
+        w = torch.as_tensor(weights, dtype=per_track.dtype, device=per_track.device)
+        return (per_track * w).mean()
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Mean loss over the batch and tracks; logged as ``train_loss``."""
         _, per_track = self._loss(batch)
-        loss = per_track.mean()
+        loss = self._weighted_mean(per_track)
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["seq"].shape[0])
         return loss
 
     def _eval_step(self, batch: dict[str, Tensor], metrics: TrackMetrics, prefix: str) -> Tensor:
         out, per_track = self._loss(batch)
         metrics.update(out["signal"], batch["target"], per_track)
-        loss = per_track.mean()
+        loss = self._weighted_mean(per_track)
         self.log(
             f"{prefix}_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["seq"].shape[0]
         )

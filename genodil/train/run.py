@@ -36,6 +36,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from genodil.config import RunConfig, build_datamodule, build_model
+from genodil.data.tracks import track_loss_weights
 from genodil.errors import InputError
 from genodil.outputs import atomic_output, ensure_writable_dir, write_atomic
 
@@ -302,6 +303,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
         schedule=settings.schedule,
         min_lr_ratio=settings.min_lr_ratio,
         decay_fraction=settings.decay_fraction,
+        track_weights=track_loss_weights(dm.specs),
         spec=spec,
     )
     return dm, module, spec

@@ -200,6 +200,9 @@ def test_strand_pair_index():
         ([{"name": "a", "path": "a", "pool": "max"}], "pool must be"),
         ([{"name": "a", "path": "a", "head": "log"}], "track 'a': head must be one of softplus"),
         ([{"name": "a", "path": "a", "clip_soft": 10, "clip": 5}], "below clip_soft"),
+        ([{"name": "a", "path": "a", "loss_weight": -1}], "track 'a': loss_weight must be"),
+        ([{"name": "a", "path": "a", "loss_weight": "inf"}], "loss_weight must be a finite"),
+        ([{"name": "a", "path": "a", "loss_weight": True}], "not True"),
         ([], "empty"),
     ],
 )
@@ -217,6 +220,17 @@ def test_track_head_list_fills_in_model_head_and_is_none_when_no_track_sets_one(
         [{"name": "a", "path": "a", "head": "softplus"}, {"name": "b", "path": "b"}]
     )
     assert track_head_list(mixed, "exp") == ["softplus", "exp"]
+
+
+def test_track_loss_weights_read_yaml_numbers_and_are_none_when_all_one():
+    from genodil.data.tracks import track_loss_weights
+
+    plain = to_track_specs([{"name": "a", "path": "a"}, {"name": "b", "path": "b"}])
+    assert track_loss_weights(plain) is None
+    weighted = to_track_specs(
+        [{"name": "a", "path": "a", "loss_weight": "1e1"}, {"name": "b", "path": "b"}]
+    )
+    assert track_loss_weights(weighted) == [10.0, 1.0]
 
 
 ROUND_TRIP_SPECS = [

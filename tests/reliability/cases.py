@@ -854,6 +854,13 @@ def train_config_bad_track_head(ws, shared):
 
 
 @case("config", "train")
+def train_config_negative_loss_weight(ws, shared):
+    cfg = tiny_config(shared.root / "data")
+    cfg["data"]["tracks"][1]["loss_weight"] = -2
+    return Run(_train(ws, cfg), ["loss_weight", "-2"])
+
+
+@case("config", "train")
 def train_config_bad_decay_fraction(ws, shared):
     cfg = tiny_config(shared.root / "data")
     return Run(_train(ws, cfg, "--train.decay_fraction", "0"), ["train.decay_fraction"])

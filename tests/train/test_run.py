@@ -113,6 +113,24 @@ def test_bin_loss_settings_reach_the_training_loss(tiny_config):
     assert not torch.allclose(per_track, poisson_loss(signal, target))
 
 
+def test_track_loss_weights_reach_the_training_loss(tiny_config):
+    import yaml
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    n = len(raw["data"]["tracks"])
+    raw["data"]["tracks"][-1]["loss_weight"] = 3
+    path = tiny_config.parent / "weighted.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    _, module, _ = build_run(load_config(path))
+    assert module.hparams.track_weights == [1.0] * (n - 1) + [3.0]
+    per_track = torch.rand(2, n)
+    want = per_track.clone()
+    want[:, -1] *= 3
+    torch.testing.assert_close(module._weighted_mean(per_track), want.mean())
+    _, plain, _ = build_run(load_config(tiny_config))
+    assert plain.hparams.track_weights is None
+
+
 def test_resume_at_epoch_boundary_equals_uninterrupted(tiny_config, tmp_path):
     # A constant schedule after a 6-step warm-up that spans the epoch boundary (step 4): the
     # first part may then stop at max_epochs 1 and still follow the same LR curve, while the
