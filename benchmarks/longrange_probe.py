@@ -1,14 +1,15 @@
-"""Probes behind docs/results.md's issue-13 rounds 2 and 3 (each ends with one JSON line).
+"""Probes behind docs/results.md's issue-13 rounds 2 to 5 (each ends with one JSON line).
 
 ``init``: the gradient of a tower's features at the centre of a window with respect to bases
 0.5-8 kb away, at initialisation, without and with ``model.spread_channels`` (same seed)::
 
     python benchmarks/longrange_probe.py init --config configs/longrange.yaml --spread 8
 
-``promoters``: a trained model's predicted ``longrange`` peak mass at test-chromosome ``nfy``
-promoters, with and without an enhancer in reach, against the simulator's truth::
+``promoters``: a trained model's predicted ``longrange`` peak mass at ``nfy`` promoters of one
+chromosome (the test chromosome chr4 by default; ``--chrom chr1`` for a training one), with and
+without an enhancer in reach, against the simulator's truth::
 
-    python benchmarks/longrange_probe.py promoters RUN_DIR DATA_DIR [--n 80]
+    python benchmarks/longrange_probe.py promoters RUN_DIR DATA_DIR [--n 80] [--chrom chr4]
 
 ``plateau``: the first validation step at which a run's long-range track reached r 0.66
 (round 3's table; r sits at ~0.63 until the enhancer path is found)::
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("run")
     b.add_argument("data")
     b.add_argument("--n", type=int, default=80)
+    b.add_argument("--chrom", default="chr4")
     c = sub.add_parser("plateau")
     c.add_argument("run")
     c.add_argument("--track", default="longrange")
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.probe == "steptime":
         figures = step_times(args.config, args.softplus)
     else:
-        figures = promoter_masses(args.run, args.data, args.n)
+        figures = promoter_masses(args.run, args.data, args.n, args.chrom)
     print(json.dumps({"benchmark": f"longrange_probe {args.probe}", **figures}))
 
 
