@@ -28,6 +28,13 @@ against softplus on the tracks named by ``--softplus``, interleaved round by rou
 per-track link cost)::
 
     python benchmarks/longrange_probe.py steptime [--config configs/longrange.yaml]
+
+``kernel``: the linear part of the spreading channels' reach at initialisation (each residual
+block adds a box over its three dilated taps to its input; normalisations and activations left
+out), averaged over a promoter peak's +-240 bp at 0.5-8 kb and given relative to 0.5 kb, for
+13 exponential blocks and for other dilation lists (round 5)::
+
+    python benchmarks/longrange_probe.py kernel [--extra 4096]
 """
 
 from __future__ import annotations
@@ -182,6 +189,26 @@ def step_times(config: str, softplus: list[int], rounds: int = 3, steps: int = 8
     return {"s_per_step": med, "ratio": med["per_track"] / med["one_head"], "rounds": times}
 
 
+def spread_kernel(extra: list[int], half_peak: int = 240) -> dict:
+    """Relative reach of the box-initialised residual stack at 0.5-8 kb (see ``kernel``)."""
+    dilations = [2**i for i in range(13)] + list(extra)
+    reach = sum(dilations)
+    k = np.zeros(2 * reach + 1)
+    k[reach] = 1.0
+    for d in dilations:  # x + box(x), box = (x[-d] + x + x[+d]) / 3
+        box = k / 3
+        box[d:] += k[:-d] / 3
+        box[:-d] += k[d:] / 3
+        k = k + box
+
+    def near(offset: int) -> float:
+        return float(k[reach + offset - half_peak : reach + offset + half_peak + 1].mean())
+
+    rel = {d: near(d) / near(500) for d in (500, 1000, 2000, 4000, 8000)}
+    print(f"dilations 1..4096 + {extra}: " + ", ".join(f"{d} bp {v:.3f}" for d, v in rel.items()))
+    return {"dilations": dilations, "relative": rel}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="probe", required=True)
@@ -202,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     e = sub.add_parser("steptime")
     e.add_argument("--config", default="configs/longrange.yaml")
     e.add_argument("--softplus", type=int, nargs="+", default=[0, 2, 3], help="track indices")
+    f = sub.add_parser("kernel")
+    f.add_argument("--extra", type=int, nargs="*", default=[], help="dilations after 4096")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     if args.probe == "init":
@@ -210,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         figures = plateau_exit(args.run, args.track)
     elif args.probe == "raw":
         figures = raw_copy(args.run, args.out)
+    elif args.probe == "kernel":
+        figures = spread_kernel(args.extra)
     elif args.probe == "steptime":
         figures = step_times(args.config, args.softplus)
     else:
