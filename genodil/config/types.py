@@ -18,7 +18,19 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["ConfigTypeError", "check_type", "describe"]
+__all__ = ["ConfigTypeError", "as_number", "check_type", "describe"]
+
+
+def as_number(value: Any) -> float | None:
+    """A number, or text such as ``1e-3`` that YAML reads as a string; None otherwise."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 class ConfigTypeError(ValueError):

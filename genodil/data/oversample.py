@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genodil.config.types import as_number
 from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom
 
@@ -45,18 +46,6 @@ OVERSAMPLE_KEYS = ("track", "fraction", "min_signal")
 _DEFAULTS = {"fraction": 0.5, "min_signal": 0.0}
 # Mixed into the seed of the draw, so it never repeats the plain shuffle's random stream.
 _STREAM = 0x0517
-
-
-def _number(value: Any) -> float | None:
-    """A number, or text such as ``1e-3`` that YAML reads as a string; None otherwise."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def check_oversample(
@@ -111,13 +100,13 @@ def check_oversample(
             f"data.oversample.track {track!r} is not a track{hint}; tracks: "
             f"{', '.join(track_names)}"
         )
-    fraction = _number(out["fraction"])
+    fraction = as_number(out["fraction"])
     if fraction is None or not 0.0 < fraction < 1.0:
         raise InputError(
             f"data.oversample.fraction must be a number between 0 and 1 (exclusive), the share "
             f"of each epoch drawn from windows with signal, not {out['fraction']!r}"
         )
-    min_signal = _number(out["min_signal"])
+    min_signal = as_number(out["min_signal"])
     if min_signal is None or not math.isfinite(min_signal) or min_signal < 0:
         raise InputError(
             f"data.oversample.min_signal must be a number >= 0 (raw bigWig units; 0: any "

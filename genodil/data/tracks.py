@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from genodil.config.types import as_number
 from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
 from genodil.genome.strands import check_strand_pairs
@@ -182,20 +183,13 @@ def track_head_list(specs: Sequence[TrackSpec], default: str) -> list[str] | Non
 
 def _loss_weight(track: str, value: Any) -> float:
     """A track's ``loss_weight`` as a finite float >= 0 (YAML text such as ``1e3`` accepted)."""
-    number = value
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-    if isinstance(number, bool) or not isinstance(number, int | float) or not number >= 0:
-        number = None
-    if number is None or not math.isfinite(number):
+    number = as_number(value)
+    if number is None or not 0 <= number < math.inf:
         raise InputError(
             f"track {track!r}: loss_weight must be a finite number >= 0 (1 = the usual "
             f"weight), not {value!r}"
         )
-    return float(number)
+    return number
 
 
 def track_loss_weights(specs: Sequence[TrackSpec]) -> list[float] | None:
