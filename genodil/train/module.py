@@ -18,7 +18,7 @@ import genodil
 from genodil.train.losses import LossName, compute_loss
 from genodil.train.metrics import TrackMetrics, mean_over_tracks, metric_keys
 
-__all__ = ["SeqModule", "logged_metrics", "lr_factor"]
+__all__ = ["SeqModule", "logged_metrics", "lr_factor", "ramped_weights"]
 
 
 def logged_metrics(track_names: list[str], output_length: int) -> list[str]:
@@ -66,6 +66,18 @@ def lr_factor(
     return 1.0 - (1.0 - min_ratio) * (progress - start) / decay_fraction
 
 
+def ramped_weights(weights: list[float], ramp: list[int] | None, step: int) -> list[float]:
+    """The track weights at optimiser ``step``: 1 before ``ramp[0]``, the full weights from
+    ``ramp[1]`` on, linear in between (``train.loss_weight_ramp``); ``ramp`` None: full."""
+    if ramp is None:
+        return list(weights)
+    start, end = ramp
+    if step >= end:
+        return list(weights)
+    t = 0.0 if step < start else (step - start) / (end - start)
+    return [1.0 + (w - 1.0) * t for w in weights]
+
+
 class SeqModule(L.LightningModule):
     """Train ``model`` on batches ``{"seq": (B, 4, L), "target": (B, T, L_out)}``.
 
@@ -94,6 +106,9 @@ class SeqModule(L.LightningModule):
     track_weights : list of float or None
         Per track, the factor on its loss term (the tracks' ``loss_weight``); None: all 1.
         ``train_loss`` and ``val_loss`` are the mean over tracks of the weighted terms.
+    weight_ramp : [start, end] or None
+        In training, every weight is 1 before step ``start`` and reaches its value at step
+        ``end`` linearly (:func:`ramped_weights`); evaluation always uses the full weights.
     spec : dict or None
         Everything needed to rebuild the model and its data (model kwargs, data spec); saved in
         every checkpoint under ``"genodil"``.
@@ -114,6 +129,7 @@ class SeqModule(L.LightningModule):
         min_lr_ratio: float = 0.01,
         decay_fraction: float = 0.2,
         track_weights: list[float] | None = None,
+        weight_ramp: list[int] | None = None,
         spec: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -135,18 +151,24 @@ class SeqModule(L.LightningModule):
         )  # (B, T)
         return out, per_track
 
-    def _weighted_mean(self, per_track: Tensor) -> Tensor:
-        """Mean over windows and tracks of each track's loss times its weight; (B, T) in."""
+    def _weighted_mean(self, per_track: Tensor, step: int | None = None) -> Tensor:
+        """Mean over windows and tracks of each track's loss times its weight; (B, T) in.
+
+        ``step``: the optimiser step of a training batch (the weights follow the ramp);
+        None: the full weights.
+        """
         weights = self.hparams.get("track_weights")
         if weights is None:
             return per_track.mean()
+        if step is not None:
+            weights = ramped_weights(weights, self.hparams.get("weight_ramp"), step)
         w = torch.as_tensor(weights, dtype=per_track.dtype, device=per_track.device)
         return (per_track * w).mean()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """Mean loss over the batch and tracks; logged as ``train_loss``."""
         _, per_track = self._loss(batch)
-        loss = self._weighted_mean(per_track)
+        loss = self._weighted_mean(per_track, self.global_step)
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["seq"].shape[0])
         return loss
 

@@ -304,6 +304,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
         min_lr_ratio=settings.min_lr_ratio,
         decay_fraction=settings.decay_fraction,
         track_weights=track_loss_weights(dm.specs),
+        weight_ramp=settings.loss_weight_ramp,
         spec=spec,
     )
     return dm, module, spec

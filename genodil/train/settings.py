@@ -86,6 +86,14 @@ class TrainSettings:
         Final learning rate of the cosine and wsd schedules, as a fraction of ``lr``.
     decay_fraction : float
         The share of the run over which ``wsd`` decays, in (0, 1].
+    loss_weight_ramp : list of int or None
+        ``[start, end]`` optimiser steps over which the tracks' ``loss_weight`` take effect in
+        the training loss: every weight is 1 before ``start``, rises linearly to its configured
+        value at ``end`` and stays there (``start == end``: a step change). A heavily weighted
+        track can then take over the shared tower's gradient only after the other tracks have
+        trained the features it reads (docs/results.md, round 6). ``val_loss`` always uses
+        the configured weights, so it stays comparable across the run. null: the weights apply
+        from the first step.
     ema_decay : float or None
         Keep an exponential moving average of the weights (and BatchNorm statistics) with this
         decay (e.g. 0.999), updated after every optimiser step; validation, ``best.ckpt``,
@@ -155,6 +163,7 @@ class TrainSettings:
     schedule: Literal["cosine", "constant", "wsd"] = "cosine"
     min_lr_ratio: float = 0.01
     decay_fraction: float = 0.2
+    loss_weight_ramp: list[int] | None = None
     ema_decay: float | None = None
     max_epochs: int = 10
     max_steps: int = -1
@@ -182,6 +191,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.max_time is not None:
             parse_duration(self.max_time)
+        self._check_ramp()
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise InputError(
                 f"train.ema_decay is {self.ema_decay!r}; give a decay between 0 and 1 "
@@ -201,6 +211,24 @@ class TrainSettings:
             raise InputError(
                 f"train.bin_loss_size is {self.bin_loss_size!r}; give a bin width in bp >= 1"
             )
+
+    def _check_ramp(self) -> None:
+        ramp = self.loss_weight_ramp
+        if ramp is None:
+            return
+        ok = (
+            isinstance(ramp, (list, tuple))
+            and len(ramp) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in ramp)
+            and 0 <= ramp[0] <= ramp[1]
+        )
+        if not ok:
+            raise InputError(
+                f"train.loss_weight_ramp is {ramp!r}; give [start, end] optimiser steps with "
+                "0 <= start <= end (e.g. [1000, 1500]), or null to apply the tracks' "
+                "loss_weight from the first step"
+            )
+        self.loss_weight_ramp = [int(ramp[0]), int(ramp[1])]
 
     @property
     def max_time_delta(self) -> datetime.timedelta | None:
