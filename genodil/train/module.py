@@ -67,8 +67,11 @@ def lr_factor(
 
 
 def ramped_weights(weights: list[float], ramp: list[int] | None, step: int) -> list[float]:
-    """The track weights at optimiser ``step``: 1 before ``ramp[0]``, the full weights from
-    ``ramp[1]`` on, linear in between (``train.loss_weight_ramp``); ``ramp`` None: full."""
+    """The track weights at optimiser ``step`` under ``train.loss_weight_ramp``.
+
+    1 before ``ramp[0]``, the full weights from ``ramp[1]`` on, linear in between; ``ramp``
+    None: the full weights at every step.
+    """
     if ramp is None:
         return list(weights)
     start, end = ramp

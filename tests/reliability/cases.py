@@ -861,6 +861,13 @@ def train_config_negative_loss_weight(ws, shared):
 
 
 @case("config", "train")
+def train_config_reversed_loss_weight_ramp(ws, shared):
+    cfg = tiny_config(shared.root / "data")
+    cfg["train"]["loss_weight_ramp"] = [500, 100]
+    return Run(_train(ws, cfg), ["train.loss_weight_ramp", "[500, 100]"])
+
+
+@case("config", "train")
 def train_config_bad_decay_fraction(ws, shared):
     cfg = tiny_config(shared.root / "data")
     return Run(_train(ws, cfg, "--train.decay_fraction", "0"), ["train.decay_fraction"])

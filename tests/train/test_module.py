@@ -1,13 +1,16 @@
-"""SeqModule's loss: per-track weights (a track's ``loss_weight``)."""
+"""SeqModule's loss: per-track weights (a track's ``loss_weight``) and their ramp."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from genodil.errors import InputError
 from genodil.models import DilatedResNet
-from genodil.train.module import SeqModule
+from genodil.train.module import SeqModule, ramped_weights
+from genodil.train.settings import TrainSettings
 
 
 def _model(seed: int = 0) -> DilatedResNet:
@@ -56,3 +59,35 @@ def test_poisson_loss_weight_w_trains_like_scale_w():
     g_scaled = _grads(scaled, {"seq": batch["seq"], "target": target})
     for g1, g2 in zip(g_weighted, g_scaled, strict=True):
         torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
+
+
+def test_ramped_weights_match_the_hand_computed_ramp():
+    # train.loss_weight_ramp [10, 20]: 1 before step 10, linear to the weight at step 20.
+    assert ramped_weights([1.0, 4.0], [10, 20], 0) == [1.0, 1.0]
+    assert ramped_weights([1.0, 4.0], [10, 20], 10) == [1.0, 1.0]
+    assert ramped_weights([1.0, 4.0], [10, 20], 15) == [1.0, 2.5]
+    assert ramped_weights([0.0, 4.0], [10, 20], 12) == [0.8, 1.6]
+    assert ramped_weights([1.0, 4.0], [10, 20], 20) == [1.0, 4.0]
+    assert ramped_weights([1.0, 4.0], [10, 20], 999) == [1.0, 4.0]
+    assert ramped_weights([1.0, 4.0], [7, 7], 6) == [1.0, 1.0]  # a step change
+    assert ramped_weights([1.0, 4.0], [7, 7], 7) == [1.0, 4.0]
+    assert ramped_weights([1.0, 4.0], None, 0) == [1.0, 4.0]
+
+
+def test_the_training_loss_follows_the_ramp_and_validation_keeps_full_weights():
+    batch = _batch(2)
+    module = SeqModule(_model(), ["a", "b"], track_weights=[1.0, 4.0], weight_ramp=[10, 20])
+    _, per_track = module._loss(batch)
+    a, b = per_track.mean(0)
+    # before the ramp: the plain mean; half-way: weight 2.5; after it and for validation: 4
+    torch.testing.assert_close(module._weighted_mean(per_track, 3), (a + b) / 2)
+    torch.testing.assert_close(module._weighted_mean(per_track, 15), (a + 2.5 * b) / 2)
+    torch.testing.assert_close(module._weighted_mean(per_track, 25), (a + 4 * b) / 2)
+    torch.testing.assert_close(module._weighted_mean(per_track), (a + 4 * b) / 2)
+
+
+def test_the_ramp_setting_is_checked_and_reaches_the_module():
+    assert TrainSettings(loss_weight_ramp=[5, 9]).loss_weight_ramp == [5, 9]
+    for bad in ([9, 5], [5], [-1, 3], [True, 3], "1000"):
+        with pytest.raises(InputError, match=r"train\.loss_weight_ramp"):
+            TrainSettings(loss_weight_ramp=bad)
