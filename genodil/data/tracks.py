@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from genodil.config.types import as_number
+from genodil.config.types import ConfigTypeError, as_number, check_type
 from genodil.errors import InputError
 from genodil.genome.io import ChromAlias, alias_chrom, bigwig_chrom_sizes, check_file
 from genodil.genome.strands import check_strand_pairs
@@ -151,6 +151,7 @@ def to_track_specs(tracks: Iterable[TrackSpec | Mapping[str, Any]]) -> list[Trac
                 f"(or left out for model.head), not {spec.head!r}"
             )
         spec.loss_weight = _loss_weight(spec.name, spec.loss_weight)
+        _check_transform(spec)
         if spec.clip_soft is not None and spec.clip is not None and spec.clip < spec.clip_soft:
             raise InputError(
                 f"track {spec.name!r}: clip ({spec.clip}) is below clip_soft ({spec.clip_soft}); "
@@ -179,6 +180,37 @@ def track_head_list(specs: Sequence[TrackSpec], default: str) -> list[str] | Non
     if all(s.head is None for s in specs):
         return None
     return [default if s.head is None else s.head for s in specs]
+
+
+_TRANSFORM_KEYS = ("scale", "clip_soft", "clip", "log1p", "strand_pair")
+
+
+def _check_transform(spec: TrackSpec) -> None:
+    """Type-check a track's transform keys in place (YAML text such as ``1e3`` accepted).
+
+    ``scale`` must be finite and > 0 (targets are divided by it to give the track's units);
+    the clips finite.
+    """
+    import typing
+
+    hints = typing.get_type_hints(TrackSpec)
+    for key in _TRANSFORM_KEYS:
+        try:
+            value = check_type(getattr(spec, key), hints[key], f"track {spec.name!r}: {key}")
+        except ConfigTypeError as e:
+            raise InputError(f"{e} (see docs/data.md)") from None
+        setattr(spec, key, value)
+    if not 0 < spec.scale < math.inf:
+        raise InputError(
+            f"track {spec.name!r}: scale must be a finite number > 0 (1 = the track's own "
+            f"values), not {spec.scale!r}"
+        )
+    for key in ("clip_soft", "clip"):
+        value = getattr(spec, key)
+        if value is not None and not math.isfinite(value):
+            raise InputError(
+                f"track {spec.name!r}: {key} must be a finite number or null, not {value!r}"
+            )
 
 
 def _loss_weight(track: str, value: Any) -> float:

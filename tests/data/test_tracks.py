@@ -203,6 +203,12 @@ def test_strand_pair_index():
         ([{"name": "a", "path": "a", "loss_weight": -1}], "track 'a': loss_weight must be"),
         ([{"name": "a", "path": "a", "loss_weight": "inf"}], "loss_weight must be a finite"),
         ([{"name": "a", "path": "a", "loss_weight": True}], "not True"),
+        ([{"name": "a", "path": "a", "scale": "abc"}], "track 'a': scale must be a number"),
+        ([{"name": "a", "path": "a", "scale": 0}], "scale must be a finite number > 0"),
+        ([{"name": "a", "path": "a", "scale": -0.5}], "scale must be a finite number > 0"),
+        ([{"name": "a", "path": "a", "clip": float("inf")}], "clip must be a finite number"),
+        ([{"name": "a", "path": "a", "clip_soft": [3]}], "track 'a': clip_soft must be"),
+        ([{"name": "a", "path": "a", "log1p": "yes"}], "log1p must be true or false"),
         ([], "empty"),
     ],
 )
@@ -231,6 +237,12 @@ def test_track_loss_weights_read_yaml_numbers_and_are_none_when_all_one():
         [{"name": "a", "path": "a", "loss_weight": "1e1"}, {"name": "b", "path": "b"}]
     )
     assert track_loss_weights(weighted) == [10.0, 1.0]
+
+
+def test_transform_keys_read_yaml_number_text_as_numbers():
+    (spec,) = to_track_specs([{"name": "a", "path": "a", "scale": "1e-3", "clip": "5"}])
+    assert spec.scale == 0.001 and spec.clip == 5.0
+    assert spec.clip_soft is None and spec.log1p is False
 
 
 ROUND_TRIP_SPECS = [

@@ -861,6 +861,13 @@ def train_config_negative_loss_weight(ws, shared):
 
 
 @case("config", "train")
+def train_config_text_scale(ws, shared):
+    cfg = tiny_config(shared.root / "data")
+    cfg["data"]["tracks"][0]["scale"] = "ten"
+    return Run(_train(ws, cfg), ["scale", "'ten'"])
+
+
+@case("config", "train")
 def train_config_reversed_loss_weight_ramp(ws, shared):
     cfg = tiny_config(shared.root / "data")
     cfg["train"]["loss_weight_ramp"] = [500, 100]
