@@ -86,7 +86,7 @@ def test_the_training_loss_follows_the_ramp_and_validation_keeps_full_weights():
     torch.testing.assert_close(module._weighted_mean(per_track), (a + 4 * b) / 2)
 
 
-def test_the_ramp_setting_is_checked_and_reaches_the_module():
+def test_the_ramp_setting_is_checked():
     assert TrainSettings(loss_weight_ramp=[5, 9]).loss_weight_ramp == [5, 9]
     for bad in ([9, 5], [5], [-1, 3], [True, 3], "1000"):
         with pytest.raises(InputError, match=r"train\.loss_weight_ramp"):

@@ -119,6 +119,7 @@ def test_track_loss_weights_reach_the_training_loss(tiny_config):
     raw = yaml.safe_load(tiny_config.read_text())
     n = len(raw["data"]["tracks"])
     raw["data"]["tracks"][-1]["loss_weight"] = 3
+    raw["train"]["loss_weight_ramp"] = [10, 20]
     path = tiny_config.parent / "weighted.yaml"
     path.write_text(yaml.safe_dump(raw))
     _, module, _ = build_run(load_config(path))
@@ -127,6 +128,8 @@ def test_track_loss_weights_reach_the_training_loss(tiny_config):
     want = per_track.clone()
     want[:, -1] *= 3
     torch.testing.assert_close(module._weighted_mean(per_track), want.mean())
+    # train.loss_weight_ramp reaches the training loss: plain mean before step 10
+    torch.testing.assert_close(module._weighted_mean(per_track, 0), per_track.mean())
     _, plain, _ = build_run(load_config(tiny_config))
     assert plain.hparams.track_weights is None
 
