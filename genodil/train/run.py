@@ -256,6 +256,17 @@ def _precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if on_gpu or cpu_has_native_bf16() else "32-true"
 
 
+def _warn_idle_ramp(ramp, specs) -> None:
+    """Say so when ``train.loss_weight_ramp`` is set but no track has a weight to ramp to."""
+    if ramp is not None and track_loss_weights(specs) is None:
+        log.warning(
+            "train.loss_weight_ramp is %s but every track has loss_weight 1, so the ramp "
+            "changes nothing; give a track a loss_weight (data.tracks.N.loss_weight) or drop "
+            "the ramp",
+            list(ramp),
+        )
+
+
 def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
     """Make the data module and the Lightning system from a checked config.
 
@@ -290,6 +301,7 @@ def build_run(cfg: RunConfig) -> tuple[Any, Any, dict[str, Any]]:
             model.crop,
             model.receptive_field,
         )
+    _warn_idle_ramp(settings.loss_weight_ramp, dm.specs)
     spec = cfg.checkpoint_spec()
     if settings.compile:
         model.compile()

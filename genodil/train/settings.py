@@ -93,7 +93,8 @@ class TrainSettings:
         track can then take over the shared tower's gradient only after the other tracks have
         trained the features it reads (docs/results.md, round 6). ``val_loss`` always uses
         the configured weights, so it stays comparable across the run. null: the weights apply
-        from the first step.
+        from the first step. A ramp with every track at ``loss_weight`` 1 does nothing, and
+        training warns about it.
     ema_decay : float or None
         Keep an exponential moving average of the weights (and BatchNorm statistics) with this
         decay (e.g. 0.999), updated after every optimiser step; validation, ``best.ckpt``,

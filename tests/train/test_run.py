@@ -134,6 +134,22 @@ def test_track_loss_weights_reach_the_training_loss(tiny_config):
     assert plain.hparams.track_weights is None
 
 
+def test_a_ramp_with_no_weighted_track_says_it_does_nothing(tiny_config, caplog):
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["train"]["loss_weight_ramp"] = [10, 20]
+    path = tiny_config.parent / "idle_ramp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with caplog.at_level("WARNING", logger="genodil.train.run"):
+        build_run(load_config(path))
+    assert "loss_weight_ramp is [10, 20] but every track has loss_weight 1" in caplog.text
+    caplog.clear()
+    raw["data"]["tracks"][0]["loss_weight"] = 2
+    path.write_text(yaml.safe_dump(raw))
+    with caplog.at_level("WARNING", logger="genodil.train.run"):
+        build_run(load_config(path))
+    assert "loss_weight_ramp" not in caplog.text
+
+
 def test_resume_at_epoch_boundary_equals_uninterrupted(tiny_config, tmp_path):
     # A constant schedule after a 6-step warm-up that spans the epoch boundary (step 4): the
     # first part may then stop at max_epochs 1 and still follow the same LR curve, while the
