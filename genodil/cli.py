@@ -46,7 +46,8 @@ log = logging.getLogger("genodil")
 def cmd_simulate(args: argparse.Namespace) -> int:
     from genodil.simulate import simulate
 
-    written = simulate(args.out, preset=args.preset, seed=args.seed, progress=print)
+    progress = None if args.quiet else print
+    written = simulate(args.out, preset=args.preset, seed=args.seed, progress=progress)
     print(f"simulated dataset ({args.preset}, seed {args.seed}) written to {args.out}")
     for key, path in sorted(written.items()):
         print(f"  {key}: {path}")
@@ -442,6 +443,7 @@ def _add_simulate(sub) -> None:
         help="tiny (~1 Mb, the demo), small (~8 Mb), longrange (small plus enhancer-less "
         "promoters: the long-range benchmark) or large (~100 Mb)",
     )
+    add_quiet(p)
 
 
 def _add_train(sub) -> None:

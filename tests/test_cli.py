@@ -296,6 +296,17 @@ def test_cli_bad_input_messages(tmp_path, tiny_data, capsys):
     assert "tiny" in capsys.readouterr().err
 
 
+def test_cli_simulate_quiet_drops_the_progress_lines_only(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr().out
+    assert main(["simulate", "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    quiet = capsys.readouterr().out
+    assert "simulated chr1" in loud and "simulated chr1" not in quiet
+    assert "written to" in quiet and "vcf_gz:" in quiet
+    fa = (tmp_path / "quiet" / "genome.fa").read_bytes()
+    assert fa == (tmp_path / "loud" / "genome.fa").read_bytes()
+
+
 def test_cli_check_reports_vcf_chromosomes_absent_from_fasta(tiny_config, tmp_path, capsys):
     vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 10, ".", "A", "C")])
     assert main(["check", "--config", str(tiny_config), "--vcf", str(vcf)]) == 2
